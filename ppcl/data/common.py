@@ -1,0 +1,190 @@
+"""Records, splits and errors shared by every dataset reader.
+
+A reader turns a dataset folder, exactly as it is distributed, into plain lists of
+:class:`Record`. Nothing here opens an image except :func:`read_image`.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+class DatasetError(ValueError):
+    """A dataset on disk is not what a reader expects.
+
+    The message always names the path, what was expected there and what was found.
+    """
+
+    def __init__(self, path: str | Path, expected: str, found: str):
+        self.path, self.expected, self.found = str(path), expected, found
+        super().__init__(f"{path}: expected {expected}; found {found}")
+
+
+@dataclass(frozen=True)
+class Record:
+    """One image: its file, identity label and camera.
+
+    ``camid`` is ``None`` for datasets that carry no camera ids (Partial-REID,
+    Partial-iLIDS, faces): evaluation then never applies same-camera filtering.
+    """
+
+    path: str
+    pid: int
+    camid: int | None = None
+
+
+@dataclass
+class ReIDData:
+    """A re-ID dataset as query / gallery (and optionally train) record lists."""
+
+    name: str
+    root: Path
+    train: list[Record]
+    query: list[Record]
+    gallery: list[Record]
+    has_cameras: bool
+    info: dict = field(default_factory=dict)
+
+    @property
+    def num_train_pids(self) -> int:
+        return len({r.pid for r in self.train})
+
+    def counts(self) -> dict[str, int]:
+        """Image and identity counts per split, in the keys ``data_prep/verify.py`` prints."""
+        return {
+            "train_images": len(self.train),
+            "train_ids": len({r.pid for r in self.train}),
+            "query_images": len(self.query),
+            "query_ids": len({r.pid for r in self.query}),
+            "gallery_images": len(self.gallery),
+            "gallery_ids": len({r.pid for r in self.gallery}),
+        }
+
+
+@dataclass
+class FaceData:
+    """A face dataset: one record per image, ``names[pid]`` the identity's name or folder."""
+
+    name: str
+    root: Path
+    records: list[Record]
+    names: list[str]
+    info: dict = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        per_id: dict[int, int] = {}
+        for r in self.records:
+            per_id[r.pid] = per_id.get(r.pid, 0) + 1
+        return {
+            "images": len(self.records),
+            "ids": len(per_id),
+            "ids_with_2_or_more": sum(1 for n in per_id.values() if n >= 2),
+        }
+
+
+def read_image(path: str | Path) -> Image.Image:
+    """Open an image as RGB, or raise :class:`DatasetError` naming the file."""
+    try:
+        with Image.open(path) as im:
+            return im.convert("RGB")
+    except FileNotFoundError:
+        raise DatasetError(path, "an image file", "no such file") from None
+    except (UnidentifiedImageError, OSError) as e:
+        raise DatasetError(path, "a readable JPEG/PNG image", f"an unreadable file ({e})") from None
+
+
+def require_dir(path: Path, what: str) -> Path:
+    """Return ``path`` if it is a directory, else raise naming what it should have been."""
+    if not path.is_dir():
+        parent = path.parent
+        found = (
+            "nothing there; the parent holds " + _listing(parent)
+            if parent.is_dir()
+            else "no such folder"
+        )
+        raise DatasetError(path, what, found)
+    return path
+
+
+def _listing(folder: Path, limit: int = 8) -> str:
+    names = sorted(p.name for p in folder.iterdir())
+    if not names:
+        return "an empty folder"
+    more = f" … ({len(names)} entries)" if len(names) > limit else ""
+    return "[" + ", ".join(names[:limit]) + "]" + more
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files directly inside ``folder``, sorted by name (stray non-images skipped)."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def check_images(records: Iterable[Record]) -> int:
+    """Open every record's image; raise :class:`DatasetError` on the first bad one.
+
+    Readers never open images themselves (a Market-1501 load would read 32k files);
+    ``data_prep/verify.py --check-images`` calls this. Returns the number checked.
+    """
+    n = 0
+    for r in records:
+        read_image(r.path)
+        n += 1
+    return n
+
+
+def require_nonempty(records: Sequence[Record], folder: Path, what: str) -> None:
+    """Raise if a split came out empty, naming the folder it was read from."""
+    if not records:
+        raise DatasetError(folder, what, "no usable image (" + _listing(folder) + ")")
+
+
+def resolve_root(
+    root: str | Path, candidates: Sequence[str], layouts: Sequence[Sequence[str]], what: str
+) -> tuple[Path, tuple[str, ...]]:
+    """Find the dataset folder under ``root`` and which layout of split folders it has.
+
+    ``candidates`` are paths relative to ``root`` to try in order (``""`` is ``root``
+    itself); ``layouts`` are alternative tuples of split-folder names. The first
+    candidate holding every folder of some layout wins. A candidate holding only part
+    of a layout is taken as the dataset folder with a split missing, and the missing
+    split is named in the error.
+    """
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DatasetError(root, f"a {what} folder", "no such folder")
+    for cand in candidates:
+        folder = root / cand if cand else root
+        if not folder.is_dir():
+            continue
+        for layout in layouts:
+            if all((folder / d).is_dir() for d in layout):
+                return folder, tuple(layout)
+    for cand in candidates:
+        folder = root / cand if cand else root
+        if not folder.is_dir():
+            continue
+        for layout in layouts:
+            if any((folder / d).is_dir() for d in layout):
+                for d in layout:
+                    require_dir(folder / d, f"the {what} split folder '{d}/'")
+    looked = ", ".join(f"{c}/" if c else "<root>/" for c in candidates)
+    wanted = " or ".join("{" + ", ".join(f"{d}/" for d in lay) + "}" for lay in layouts)
+    raise DatasetError(
+        root,
+        f"a {what} folder: one of {looked} holding {wanted}",
+        "a folder holding " + _listing(root),
+    )
+
+
+def read_list_file(path: Path) -> list[str]:
+    """Entries of a ``Probe.txt`` / ``Gallery.txt`` style list: the first field of each non-empty line."""
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise DatasetError(path, "a readable text list of image paths", f"an unreadable file ({e})") from None
+    return [ln.split()[0].replace("\\", "/") for ln in lines if ln.strip()]

@@ -1,0 +1,121 @@
+"""Simulated partial inputs: a continuous region cut from a holistic image.
+
+A crop is described by its 4-DoF transform ``t = (sx, sy, tx, ty)`` in the convention of
+:mod:`ppcl.geometry` (the crop covers ``[tx-sx, tx+sx] x [ty-sy, ty+sy]`` of the holistic
+canvas in ``[-1, 1]`` coordinates). Because t is known exactly, GLRec can be trained
+without labels (Eq. 1).
+
+Sides:
+
+* ``top`` / ``bottom``: full width, a band of the given area ratio from the top / bottom;
+* ``left`` / ``right``: full height, a band from the left / right;
+* ``free``: a box anywhere with the given area and an aspect drawn around the canvas's own.
+
+The area ratio (crop area / holistic area) is drawn uniformly from ``area``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..geometry import crop, identity_t
+
+SIDES: tuple[str, ...] = ("top", "bottom", "left", "right", "free")
+
+
+def sample_partial_t(
+    rng: np.random.Generator,
+    area: tuple[float, float] = (0.3, 0.8),
+    sides: tuple[str, ...] = SIDES,
+) -> tuple[np.ndarray, str]:
+    """Draw one crop: returns ``(t, side)`` with ``t`` a float64 4-vector."""
+    lo, hi = area
+    if not 0 < lo <= hi <= 1:
+        raise ValueError(f"area range must satisfy 0 < lo <= hi <= 1; got {area}")
+    unknown = set(sides) - set(SIDES)
+    if unknown or not sides:
+        raise ValueError(f"sides must be a non-empty subset of {SIDES}; got {sides}")
+    side = sides[int(rng.integers(len(sides)))]
+    a = float(rng.uniform(lo, hi))
+    if side in ("top", "bottom"):
+        sx, sy = 1.0, a
+        tx, ty = 0.0, (-1 + sy if side == "top" else 1 - sy)
+    elif side in ("left", "right"):
+        sx, sy = a, 1.0
+        tx, ty = (-1 + sx if side == "left" else 1 - sx), 0.0
+    else:  # free: area a, aspect log-uniform in [1/2, 2] relative to the canvas
+        r = float(np.exp(rng.uniform(np.log(0.5), np.log(2.0))))
+        sx, sy = min(1.0, np.sqrt(a * r)), min(1.0, np.sqrt(a / r))
+        sy = min(1.0, a / sx)
+        tx = float(rng.uniform(-1 + sx, 1 - sx))
+        ty = float(rng.uniform(-1 + sy, 1 - sy))
+    return np.array([sx, sy, tx, ty], dtype=np.float64), side
+
+
+def t_to_pixels(t: np.ndarray, height: int, width: int) -> tuple[int, int, int, int]:
+    """Region t rounded to whole pixels: ``(x0, y0, x1, y1)`` with exclusive ends, at least 1 px."""
+    sx, sy, tx, ty = (float(v) for v in t)
+    x0 = int(round((tx - sx + 1) / 2 * width))
+    x1 = int(round((tx + sx + 1) / 2 * width))
+    y0 = int(round((ty - sy + 1) / 2 * height))
+    y1 = int(round((ty + sy + 1) / 2 * height))
+    x0, y0 = min(max(x0, 0), width - 1), min(max(y0, 0), height - 1)
+    x1, y1 = min(max(x1, x0 + 1), width), min(max(y1, y0 + 1), height)
+    return x0, y0, x1, y1
+
+
+def pixels_to_t(x0: int, y0: int, x1: int, y1: int, height: int, width: int) -> np.ndarray:
+    """Exact t of the pixel rectangle ``[x0, x1) x [y0, y1)``."""
+    return np.array(
+        [(x1 - x0) / width, (y1 - y0) / height, (x0 + x1) / width - 1, (y0 + y1) / height - 1],
+        dtype=np.float64,
+    )
+
+
+def crop_pixels(img: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact pixel crop of region t from an ``H x W (x C)`` array.
+
+    Returns the crop and the *realised* t of the whole-pixel rectangle actually cut, which
+    is what must be stored as the crop's ground truth.
+    """
+    h, w = img.shape[:2]
+    x0, y0, x1, y1 = t_to_pixels(t, h, w)
+    return img[y0:y1, x0:x1].copy(), pixels_to_t(x0, y0, x1, y1, h, w)
+
+
+def simulate_partial_batch(
+    x: Tensor,
+    generator: torch.Generator,
+    partial_share: float = 0.5,
+    area: tuple[float, float] = (0.3, 0.8),
+    sides: tuple[str, ...] = SIDES,
+    out_size: tuple[int, int] | None = None,
+) -> tuple[Tensor, Tensor, Tensor, list[str]]:
+    """Turn a holistic batch into GLRec training inputs.
+
+    Each image becomes partial with probability ``partial_share``: its region t is cut out
+    (:func:`ppcl.geometry.crop`) and resized to ``out_size`` (default: the input size), as a
+    detector would hand a partial box to the network. Holistic images keep ``t = identity``.
+
+    Returns ``(x_p, t, is_partial, sides)``: inputs ``(B, C, h, w)``, true transforms
+    ``(B, 4)``, labels ``(B,)`` in {0., 1.}, and each image's side (``"whole"`` if holistic).
+    """
+    b = x.shape[0]
+    seed = int(torch.randint(0, 2**63 - 1, (1,), generator=generator))
+    rng = np.random.default_rng(seed)
+    t = identity_t(b, dtype=x.dtype)
+    is_partial = torch.from_numpy(rng.random(b) < partial_share).to(x.dtype)
+    side_names = ["whole"] * b
+    for i in range(b):
+        if is_partial[i]:
+            ti, side = sample_partial_t(rng, area, sides)
+            t[i] = torch.from_numpy(ti).to(x.dtype)
+            side_names[i] = side
+    x_p = crop(x, t.to(x.device), out_size or tuple(x.shape[-2:]))
+    return x_p, t.to(x.device), is_partial.to(x.device), side_names
+
+
+def area_ratio(t: Tensor | np.ndarray) -> Tensor | np.ndarray:
+    """Visible-area ratio of region t (``sx * sy``)."""
+    return t[..., 0] * t[..., 1]

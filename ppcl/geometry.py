@@ -1,0 +1,139 @@
+"""The kit's one convention for layouts, boxes and the 4-DoF transform t.
+
+Coordinates are normalised to ``[-1, 1]`` over an image or feature map, x to the right
+and y down, with ``align_corners=False`` everywhere (``affine_grid`` and ``grid_sample``
+alike), so ``-1`` and ``1`` are the outer edges of the border pixels.
+
+**t = (sx, sy, tx, ty)** says where a partial image sits on its holistic canvas: the crop
+covers ``x in [tx - sx, tx + sx]`` and ``y in [ty - sy, ty + sy]``. So ``sx``/``sy`` are the
+crop's width/height as a fraction of the canvas and ``(tx, ty)`` its centre. The identity
+``t = (1, 1, 0, 0)`` is the whole image. A box ``(x1, y1, x2, y2)`` is the same region written
+by its corners; :func:`t_to_box` and :func:`box_to_t` convert.
+
+Two warps follow from t:
+
+* :func:`crop` cuts the region t out of an image (``theta = [[sx, 0, tx], [0, sy, ty]]``
+  maps output coordinates to input coordinates);
+* :func:`paste` is T of the paper: it puts a partial image back onto a holistic canvas at t
+  (the inverse affine map), zeros outside. ``paste(crop(x, t), t) == x`` inside t.
+
+All functions take batched tensors: ``t`` is ``(B, 4)``, boxes ``(..., 4)``.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+IDENTITY_T = (1.0, 1.0, 0.0, 0.0)
+
+
+def _check_t(t: Tensor) -> None:
+    if t.ndim != 2 or t.shape[-1] != 4:
+        raise ValueError(f"t must have shape (B, 4) as (sx, sy, tx, ty); got {tuple(t.shape)}")
+
+
+def identity_t(batch: int, device=None, dtype=torch.float32) -> Tensor:
+    """``(B, 4)`` identity transforms: the whole canvas."""
+    return torch.tensor(IDENTITY_T, device=device, dtype=dtype).expand(batch, 4).clone()
+
+
+def t_to_box(t: Tensor) -> Tensor:
+    """(sx, sy, tx, ty) -> (x1, y1, x2, y2)."""
+    sx, sy, tx, ty = t.unbind(-1)
+    return torch.stack([tx - sx, ty - sy, tx + sx, ty + sy], dim=-1)
+
+
+def box_to_t(box: Tensor) -> Tensor:
+    """(x1, y1, x2, y2) -> (sx, sy, tx, ty)."""
+    x1, y1, x2, y2 = box.unbind(-1)
+    return torch.stack([(x2 - x1) / 2, (y2 - y1) / 2, (x1 + x2) / 2, (y1 + y2) / 2], dim=-1)
+
+
+def theta_crop(t: Tensor) -> Tensor:
+    """``(B, 2, 3)`` affine matrix that samples region t of an image (for ``affine_grid``)."""
+    _check_t(t)
+    sx, sy, tx, ty = t.unbind(-1)
+    z = torch.zeros_like(sx)
+    return torch.stack([torch.stack([sx, z, tx], -1), torch.stack([z, sy, ty], -1)], dim=-2)
+
+
+def theta_paste(t: Tensor, eps: float = 1e-6) -> Tensor:
+    """``(B, 2, 3)`` inverse of :func:`theta_crop`: canvas coordinates -> crop coordinates."""
+    _check_t(t)
+    sx, sy, tx, ty = t.unbind(-1)
+    sx, sy = sx.clamp_min(eps), sy.clamp_min(eps)
+    z = torch.zeros_like(sx)
+    return torch.stack(
+        [torch.stack([1 / sx, z, -tx / sx], -1), torch.stack([z, 1 / sy, -ty / sy], -1)], dim=-2
+    )
+
+
+def _warp(x: Tensor, theta: Tensor, size: tuple[int, int], mode: str) -> Tensor:
+    if x.ndim != 4:
+        raise ValueError(f"expected an image batch (B, C, H, W); got shape {tuple(x.shape)}")
+    grid = F.affine_grid(theta.to(x.dtype), [x.shape[0], x.shape[1], *size], align_corners=False)
+    return F.grid_sample(x, grid, mode=mode, padding_mode="zeros", align_corners=False)
+
+
+def crop(x: Tensor, t: Tensor, size: tuple[int, int] | None = None, mode: str = "bilinear") -> Tensor:
+    """Cut region t out of ``x`` (B, C, H, W), resampled to ``size`` (default: x's size).
+
+    Differentiable in both ``x`` and ``t`` (unlike ``roi_align``, which passes no gradient to
+    the box), so a learned locator can be trained through it.
+    """
+    return _warp(x, theta_crop(t), size or tuple(x.shape[-2:]), mode)
+
+
+def paste(x: Tensor, t: Tensor, size: tuple[int, int] | None = None, mode: str = "bilinear") -> Tensor:
+    """T of the paper: place ``x`` at region t of an empty canvas of ``size`` (zeros outside)."""
+    return _warp(x, theta_paste(t), size or tuple(x.shape[-2:]), mode)
+
+
+def box_area(box: Tensor) -> Tensor:
+    return (box[..., 2] - box[..., 0]).clamp_min(0) * (box[..., 3] - box[..., 1]).clamp_min(0)
+
+
+def box_intersection(a: Tensor, b: Tensor) -> Tensor:
+    """Elementwise intersection area of boxes ``a`` and ``b`` (broadcasting)."""
+    w = (torch.minimum(a[..., 2], b[..., 2]) - torch.maximum(a[..., 0], b[..., 0])).clamp_min(0)
+    h = (torch.minimum(a[..., 3], b[..., 3]) - torch.maximum(a[..., 1], b[..., 1])).clamp_min(0)
+    return w * h
+
+
+def box_iou(a: Tensor, b: Tensor) -> Tensor:
+    """Elementwise IoU of boxes ``a`` and ``b`` (broadcasting)."""
+    inter = box_intersection(a, b)
+    return inter / (box_area(a) + box_area(b) - inter).clamp_min(1e-12)
+
+
+def box_containment(a: Tensor, b: Tensor) -> Tensor:
+    """Intersection over the *smaller* box's area: 1 when one box lies inside the other."""
+    inter = box_intersection(a, b)
+    return inter / torch.minimum(box_area(a), box_area(b)).clamp_min(1e-12)
+
+
+def compose_t(outer: Tensor, inner: Tensor) -> Tensor:
+    """Region ``inner`` (given in the coordinates of region ``outer``) in canvas coordinates."""
+    so, si = outer[:, :2], inner[:, :2]
+    return torch.cat([so * si, outer[:, 2:] + so * inner[:, 2:]], dim=1)
+
+
+def grid_points(n: int = 20, device=None, dtype=torch.float32) -> Tensor:
+    """``(n*n, 2)`` fixed grid on ``[-1, 1]^2`` (Rocco et al.'s points for the grid loss)."""
+    g = torch.linspace(-1, 1, n, device=device, dtype=dtype)
+    yy, xx = torch.meshgrid(g, g, indexing="ij")
+    return torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=-1)
+
+
+def map_points(t: Tensor, points: Tensor) -> Tensor:
+    """Map ``(P, 2)`` points in region coordinates through t: ``(B, P, 2)`` canvas points."""
+    _check_t(t)
+    return points.unsqueeze(0) * t[:, None, :2] + t[:, None, 2:]
+
+
+def pixel_box(t: Tensor, height: int, width: int) -> Tensor:
+    """Region t as pixel corners ``(x1, y1, x2, y2)`` on an ``height x width`` image (for drawing)."""
+    b = t_to_box(t)
+    scale = torch.tensor([width, height, width, height], dtype=b.dtype, device=b.device)
+    return (b + 1) / 2 * scale
