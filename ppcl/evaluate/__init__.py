@@ -1,0 +1,1 @@
+"""Evaluation: GLRec layout metrics, and (with the PPCL engine) ranking metrics."""

@@ -1,0 +1,75 @@
+"""How well GLRec places partial images: gate accuracy and layout IoU, by crop side and area."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..data.common import Record
+from ..data.datasets import ImageDataset
+from ..data.partial import SIDES, area_ratio, simulate_partial_batch
+from ..data.transforms import reid_test_transform
+from ..geometry import box_iou, t_to_box
+from ..models.glrec import GLRec
+
+
+@torch.no_grad()
+def predict_layouts(model: GLRec, x_p: Tensor, batch_size: int = 256) -> tuple[Tensor, Tensor]:
+    """R over a batch of partial inputs: clamped t and gate score eta."""
+    model.eval()
+    ts, etas = [], []
+    for i in range(0, len(x_p), batch_size):
+        t, logit = model(x_p[i : i + batch_size])
+        ts.append(model.clamp_t(t))
+        etas.append(torch.sigmoid(logit))
+    return torch.cat(ts), torch.cat(etas)
+
+
+def simulated_crops(
+    records: Sequence[Record],
+    size: tuple[int, int],
+    seed: int = 1,
+    partial_share: float = 0.5,
+    area: tuple[float, float] = (0.3, 0.8),
+    sides: tuple[str, ...] = SIDES,
+) -> dict:
+    """A fixed held-out set: each holistic image cropped (or not) with a seeded draw."""
+    ds = ImageDataset(records, reid_test_transform(size))
+    x = torch.stack([ds[i][0] for i in range(len(ds))])
+    x_p, t, is_p, side = simulate_partial_batch(x, torch.Generator().manual_seed(seed), partial_share, area, sides)
+    return {"x": x, "x_p": x_p, "t": t, "is_partial": is_p, "side": side}
+
+
+def glrec_metrics(t_pred: Tensor, eta: Tensor, t_true: Tensor, is_partial: Tensor, sides: Sequence[str], threshold: float = 0.5, area_bins: Sequence[float] = (0.0, 0.4, 0.6, 0.8, 1.0)) -> dict:
+    """Gate accuracy (all images) and mean IoU of predicted vs true layout boxes (partial ones).
+
+    Returns overall numbers plus rows broken down by side and by visible-area bin.
+    """
+    pred_partial = eta >= threshold
+    correct = (pred_partial == is_partial.bool()).float()
+    iou = box_iou(t_to_box(t_pred), t_to_box(t_true))
+    part = is_partial.bool()
+    out = {
+        "gate_accuracy": float(correct.mean()),
+        "gate_accuracy_partial": float(correct[part].mean()) if part.any() else float("nan"),
+        "gate_accuracy_holistic": float(correct[~part].mean()) if (~part).any() else float("nan"),
+        "mean_iou": float(iou[part].mean()) if part.any() else float("nan"),
+        "n": len(eta),
+    }
+    sides_arr = np.array(sides)
+    by_side = []
+    for s in sorted(set(sides)):
+        m = torch.from_numpy(sides_arr == s)
+        by_side.append({"side": s, "n": int(m.sum()), "gate_accuracy": float(correct[m].mean()),
+                        "mean_iou": float(iou[m].mean()) if s != "whole" else float("nan")})
+    ratios = area_ratio(t_true)
+    by_area = []
+    for lo, hi in zip(area_bins[:-1], area_bins[1:]):
+        m = part & (ratios >= lo) & (ratios < hi)
+        if m.any():
+            by_area.append({"area": f"[{lo:.1f}, {hi:.1f})", "n": int(m.sum()),
+                            "gate_accuracy": float(correct[m].mean()), "mean_iou": float(iou[m].mean())})
+    out["by_side"], out["by_area"] = by_side, by_area
+    return out

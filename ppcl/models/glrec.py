@@ -1,0 +1,73 @@
+"""GLRec, the gated layout rectifier: R + G + T (§3.1).
+
+* **R** — a ResNet trunk and one linear layer: ``[t; eta] = R(x^p)``, four transform numbers
+  ``t = (sx, sy, tx, ty)`` (see :mod:`ppcl.geometry`) and a gate logit. The linear layer
+  starts at zero weight and identity bias, so an untrained R says "holistic, whole canvas".
+* **G** — the gate: ``sigmoid(logit) >= threshold`` (0.5 in the paper) means partial.
+* **T** — :func:`ppcl.geometry.paste` with the predicted t: the partial image is placed
+  where R says it belongs on an empty holistic canvas. A holistic verdict passes the image
+  through (resized to the canvas), which is ``paste`` with the identity t.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..geometry import IDENTITY_T, paste
+from .resnet import ResNetTrunk, load_imagenet_weights
+
+
+@dataclass(frozen=True)
+class GLRecConfig:
+    depth: str = "resnet18"
+    width: int = 64
+    input_size: tuple[int, int] = (256, 128)
+    min_scale: float = 0.05
+
+
+class GLRec(nn.Module):
+    def __init__(self, cfg: GLRecConfig = GLRecConfig(), imagenet: bool = False, weights: str | None = None):
+        super().__init__()
+        self.cfg = cfg
+        self.trunk = ResNetTrunk(cfg.depth, cfg.width, last_stride=2)
+        if imagenet:
+            load_imagenet_weights(self.trunk, cfg.depth, weights)
+        self.head = nn.Linear(self.trunk.out_channels, 5)
+        nn.init.zeros_(self.head.weight)
+        with torch.no_grad():
+            self.head.bias.copy_(torch.tensor([*IDENTITY_T, 0.0]))
+
+    def arch(self) -> dict:
+        """What a checkpoint must match to be loaded into this model."""
+        return {"model": "GLRec", **asdict(self.cfg)}
+
+    def forward(self, x_p: Tensor) -> tuple[Tensor, Tensor]:
+        """R: partial images (any size; resized to the input size) -> ``(t (B, 4), gate logit (B,))``."""
+        if tuple(x_p.shape[-2:]) != tuple(self.cfg.input_size):
+            x_p = F.interpolate(x_p, size=self.cfg.input_size, mode="bilinear", align_corners=False)
+        out = self.head(self.trunk(x_p).mean(dim=(2, 3)))
+        return out[:, :4], out[:, 4]
+
+    def clamp_t(self, t: Tensor) -> Tensor:
+        """Keep scales positive (a degenerate t would blow T up)."""
+        return torch.cat([t[:, :2].clamp(self.cfg.min_scale, 1.0), t[:, 2:].clamp(-1.0, 1.0)], dim=1)
+
+    @torch.no_grad()
+    def rectify(
+        self, x_p: Tensor, out_size: tuple[int, int], threshold: float = 0.5, gate: bool = True
+    ) -> dict[str, Tensor]:
+        """Inference: G then T. Returns ``x_r``, the t used, R's raw t, gate score eta, and the verdict.
+
+        ``gate=False`` rectifies every image (the gate always says partial).
+        """
+        t_hat, logit = self(x_p)
+        t_hat = self.clamp_t(t_hat)
+        eta = torch.sigmoid(logit)
+        partial = eta >= threshold if gate else torch.ones_like(eta, dtype=torch.bool)
+        ident = torch.tensor(IDENTITY_T, device=x_p.device, dtype=t_hat.dtype).expand_as(t_hat)
+        t_used = torch.where(partial[:, None], t_hat, ident)
+        x_r = paste(x_p, t_used, size=out_size)
+        return {"x_r": x_r, "t": t_used, "t_hat": t_hat, "eta": eta, "partial": partial}

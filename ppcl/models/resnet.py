@@ -1,0 +1,135 @@
+"""A ResNet whose width, depth and last stride are parameters.
+
+Layer and parameter names follow torchvision's ResNet exactly, so at ``width=64`` the
+``resnet18`` / ``resnet50`` configurations load torchvision's ImageNet state dicts
+unchanged (the ``paper`` profile), while ``width=16`` or ``32`` gives the narrow nets the
+CPU profiles can train.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+DEPTHS = {
+    "resnet10": ("basic", (1, 1, 1, 1)),
+    "resnet18": ("basic", (2, 2, 2, 2)),
+    "resnet34": ("basic", (3, 4, 6, 3)),
+    "resnet50": ("bottleneck", (3, 4, 6, 3)),
+}
+
+
+class BasicBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, cin: int, width: int, stride: int = 1, downsample: nn.Module | None = None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, width, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x: Tensor) -> Tensor:
+        idt = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        return self.relu(self.bn2(self.conv2(out)) + idt)
+
+
+class Bottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, cin: int, width: int, stride: int = 1, downsample: nn.Module | None = None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, width, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = nn.Conv2d(width, width * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(width * 4)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x: Tensor) -> Tensor:
+        idt = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        return self.relu(self.bn3(self.conv3(out)) + idt)
+
+
+class ResNetTrunk(nn.Module):
+    """ResNet without its pooling and FC: images ``(B, 3, H, W)`` to feature maps.
+
+    ``last_stride=1`` (Luo et al.'s trick) keeps a 256x128 input at a 16x8 map (stride 16).
+    ``out_channels`` is the depth of the map.
+    """
+
+    def __init__(self, depth: str = "resnet50", width: int = 64, last_stride: int = 1):
+        super().__init__()
+        if depth not in DEPTHS:
+            raise ValueError(f"depth must be one of {sorted(DEPTHS)}; got {depth!r}")
+        kind, layers = DEPTHS[depth]
+        block = BasicBlock if kind == "basic" else Bottleneck
+        self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        cin = width
+        strides = (1, 2, 2, last_stride)
+        for i, (n, s) in enumerate(zip(layers, strides)):
+            w = width * 2**i
+            down = None
+            if s != 1 or cin != w * block.expansion:
+                down = nn.Sequential(
+                    nn.Conv2d(cin, w * block.expansion, 1, s, bias=False), nn.BatchNorm2d(w * block.expansion)
+                )
+            blocks = [block(cin, w, s, down)]
+            cin = w * block.expansion
+            blocks += [block(cin, w) for _ in range(n - 1)]
+            setattr(self, f"layer{i + 1}", nn.Sequential(*blocks))
+        self.out_channels = cin
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+
+
+def load_imagenet_weights(trunk: ResNetTrunk, depth: str, weights: str | None = None) -> ResNetTrunk:
+    """Load torchvision's ImageNet weights into a width-64 trunk, offline.
+
+    Looks in ``weights`` (a ``.pth`` file) if given, else in torchvision's cache; never
+    downloads. Stops with an error naming the file it wanted and where to put it.
+    """
+    from pathlib import Path
+
+    import torchvision
+
+    enum = {
+        "resnet18": torchvision.models.ResNet18_Weights.IMAGENET1K_V1,
+        "resnet34": torchvision.models.ResNet34_Weights.IMAGENET1K_V1,
+        "resnet50": torchvision.models.ResNet50_Weights.IMAGENET1K_V1,
+    }.get(depth)
+    if enum is None:
+        raise ValueError(f"no ImageNet weights for depth {depth!r}")
+    fname = Path(enum.url).name
+    path = Path(weights) if weights else Path(torch.hub.get_dir()) / "checkpoints" / fname
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: expected torchvision's ImageNet weights {fname} for {depth}; found no such file. "
+            f"Download {enum.url} on a machine with a network and put it there (or pass its path as weights)."
+        )
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+    missing, unexpected = trunk.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise ValueError(
+            f"{path}: expected a {depth} state dict at width 64; found missing keys {missing[:3]} "
+            f"and unexpected keys {unexpected[:3]}"
+        )
+    return trunk
