@@ -188,3 +188,21 @@ def read_list_file(path: Path) -> list[str]:
     except (OSError, UnicodeDecodeError) as e:
         raise DatasetError(path, "a readable text list of image paths", f"an unreadable file ({e})") from None
     return [ln.split()[0].replace("\\", "/") for ln in lines if ln.strip()]
+
+
+def check_list_file(list_path: Path, folder: Path, records: Sequence[Record]) -> None:
+    """A list file (``Probe.txt``, ``Gallery.txt``) must name exactly the images read from ``folder``.
+
+    Entries are ``<folder name>/<file name>``, as the partial re-ID sets write them.
+    """
+    listed = set(read_list_file(list_path))
+    present = {f"{folder.name}/{Path(r.path).name}" for r in records}
+    if listed == present:
+        return
+    missing, extra = sorted(listed - present), sorted(present - listed)
+    found = []
+    if missing:
+        found.append(f"{len(missing)} listed but not in {folder.name}/ (e.g. {missing[0]})")
+    if extra:
+        found.append(f"{len(extra)} in {folder.name}/ but not listed (e.g. {extra[0]})")
+    raise DatasetError(list_path, f"a list of exactly the images in {folder.name}/", "; ".join(found))

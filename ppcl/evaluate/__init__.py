@@ -1,1 +1,4 @@
-"""Evaluation: GLRec layout metrics, and (with the PPCL engine) ranking metrics."""
+"""Evaluation: ranking metrics, GLRec layout metrics, the PPCL feature/pairwise engine."""
+from .rank import rank
+
+__all__ = ["rank"]

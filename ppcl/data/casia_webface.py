@@ -1,0 +1,67 @@
+"""CASIA-WebFace (Yi et al., 2014): 494,414 images of 10,575 ids.
+
+Layout as distributed::
+
+    CASIA-WebFace/
+        0000045/001.jpg 002.jpg ...     7-digit id folders, 3-digit image numbers
+        0000099/...
+
+Cleaned copies circulate under other folder names, so ``root`` may be any folder of 7-digit
+id folders, or a parent holding ``CASIA-WebFace/``. Non-image files (a ``names.txt``, say)
+are ignored; anything else that is not the layout is refused. ``names`` are the id folder
+names sorted; ``pid`` indexes them; ``camid`` is None.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from .common import IMAGE_SUFFIXES, DatasetError, FaceData, Record, _listing, list_images
+
+FOLDER = "CASIA-WebFace"
+ID_RE = re.compile(r"\d{7}")
+IMAGE_RE = re.compile(r"\d{3,}\.jpg")
+
+
+def find_image_folder(root: str | Path) -> Path:
+    """``root/CASIA-WebFace`` if present, else ``root`` if it holds 7-digit id folders."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DatasetError(root, "a CASIA-WebFace folder or its parent", "no such folder")
+    if (root / FOLDER).is_dir():
+        return root / FOLDER
+    if any(e.is_dir() and ID_RE.fullmatch(e.name) for e in os.scandir(root)):
+        return root
+    raise DatasetError(
+        root, f"a folder of 7-digit id folders (e.g. 0000045/001.jpg), or a parent holding {FOLDER}/",
+        "a folder holding " + _listing(root),
+    )
+
+
+def _images(folder: Path) -> list[Path]:
+    files = list_images(folder)
+    for f in files:
+        if IMAGE_RE.fullmatch(f.name) is None:
+            raise DatasetError(f, "a CASIA-WebFace image name NNN.jpg", f"the name {f.name!r}")
+    if not files:
+        raise DatasetError(folder, "images NNN.jpg", "no image in the folder")
+    return files
+
+
+def load_casia_webface(root: str | Path) -> FaceData:
+    """Load CASIA-WebFace (or a cleaned copy in the same layout)."""
+    folder = find_image_folder(root)
+    names = []
+    for e in os.scandir(folder):
+        if e.is_dir():
+            if ID_RE.fullmatch(e.name) is None:
+                raise DatasetError(e.path, "a 7-digit id folder name (e.g. 0000045)", f"the folder {e.name!r}")
+            names.append(e.name)
+        elif Path(e.name).suffix.lower() in IMAGE_SUFFIXES:
+            raise DatasetError(e.path, f"only 7-digit id folders of images in {folder}", "an image outside them")
+    if not names:
+        raise DatasetError(folder, "7-digit id folders (e.g. 0000045/001.jpg)", _listing(folder))
+    names.sort()
+    records = [Record(str(f), pid, None) for pid, name in enumerate(names) for f in _images(folder / name)]
+    return FaceData("casia_webface", folder, records, names, info={"folder": str(folder)})
