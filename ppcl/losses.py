@@ -12,3 +12,94 @@ def glrec_loss(t_pred: Tensor, gate_logit: Tensor, t_true: Tensor, is_partial: T
     l_r = ((t_pred - t_true) ** 2).sum(dim=1).mean()
     l_gate = F.binary_cross_entropy_with_logits(gate_logit, is_partial.to(gate_logit.dtype))
     return {"loss": l_r + gate_weight * l_gate, "L_R": l_r, "L_gate": l_gate}
+
+
+def cross_entropy(logits: Tensor, labels: Tensor, smoothing: float = 0.0) -> Tensor:
+    """Softmax cross-entropy of L_F, with optional label smoothing (a "PPCL+" trick)."""
+    return F.cross_entropy(logits, labels, label_smoothing=smoothing)
+
+
+def batch_hard_triplet(feats: Tensor, labels: Tensor, margin: float = 0.3) -> Tensor:
+    """Batch-hard triplet loss (Hermans et al., 2017) of L_F on Euclidean distances.
+
+    For each anchor: its farthest positive and nearest negative in the batch. Anchors
+    without a positive or a negative in the batch are skipped.
+    """
+    d = torch.cdist(feats, feats).clamp_min(1e-12)
+    same = labels[:, None] == labels[None, :]
+    eye = torch.eye(len(labels), dtype=torch.bool, device=feats.device)
+    pos_mask, neg_mask = same & ~eye, ~same
+    valid = pos_mask.any(1) & neg_mask.any(1)
+    if not valid.any():
+        return feats.sum() * 0.0
+    hardest_pos = d.masked_fill(~pos_mask, float("-inf")).amax(1)
+    hardest_neg = d.masked_fill(~neg_mask, float("inf")).amin(1)
+    return F.relu(hardest_pos - hardest_neg + margin)[valid].mean()
+
+
+def grid_loss(t_pred: Tensor, t_target: Tensor, points: Tensor) -> Tensor:
+    """Rocco et al.'s transformed-grid loss: mean squared distance between the points of a
+    fixed grid mapped by the predicted and by the target transform (both in t form)."""
+    from .geometry import map_points
+
+    return ((map_points(t_pred, points) - map_points(t_target, points)) ** 2).sum(-1).mean()
+
+
+def pp_cycle(t_back: Tensor, t_source: Tensor, points: Tensor) -> Tensor:
+    """PP-Cycle, Eq. 11: the region reached by x^r -> y -> x should be where x^p came from.
+
+    ``t_back`` is CRLoc's box in x for the region it found in y; ``t_source`` is the true
+    region of x the partial crop was cut from. Zero exactly when they coincide.
+    """
+    return grid_loss(t_back, t_source, points)
+
+
+def pp_triplet(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 0.3, valid: Tensor | None = None) -> Tensor:
+    """PP-Triplet, Eq. 12: hinge on squared distances of (unit-norm) region descriptors:
+    ``[ |a - p|^2 - |a - n|^2 + margin ]_+`` averaged over the batch (over ``valid`` rows only,
+    when given: those whose negative could be sampled)."""
+    a, p, n = (F.normalize(v, dim=-1) for v in (anchor, positive, negative))
+    per = F.relu(((a - p) ** 2).sum(-1) - ((a - n) ** 2).sum(-1) + margin)
+    if valid is None:
+        return per.mean()
+    return (per * valid).sum() / valid.sum().clamp_min(1)
+
+
+def sample_negative_boxes(
+    positive: Tensor,
+    generator: torch.Generator,
+    beta: float = 0.5,
+    min_scale: float = 0.1,
+    tries: int = 64,
+) -> tuple[Tensor, Tensor]:
+    """Negative regions for PP-Triplet (§3.3), one per positive box ``(N, 4)`` in t form.
+
+    Each is drawn at random (scales log-uniform in [min_scale, 1], centre uniform inside the
+    map) until both
+    rules hold: IoU with the positive < beta, and intersection over the smaller box < beta
+    (so neither box mostly contains the other). Vectorised rejection sampling, ``tries``
+    rounds. A positive that covers nearly the whole map admits no such box; those rows come
+    back with ``valid = False`` and PP-Triplet skips them.
+
+    Returns ``(negatives (N, 4), valid (N,) bool)``.
+    """
+    from .geometry import box_containment, box_iou, t_to_box
+
+    n = positive.shape[0]
+    pos_box = t_to_box(positive.detach())
+    out = positive.detach().clone()
+    todo = torch.ones(n, dtype=torch.bool, device=positive.device)
+    for _ in range(tries):
+        k = int(todo.sum())
+        if k == 0:
+            break
+        u = torch.rand(k, 4, generator=generator).to(positive)
+        s = min_scale ** (1 - u[:, :2])  # log-uniform in [min_scale, 1]: small boxes fit beside big positives
+        c = (2 * u[:, 2:] - 1) * (1 - s)
+        cand = torch.cat([s, c], 1)
+        cb = t_to_box(cand)
+        ok = (box_iou(cb, pos_box[todo]) < beta) & (box_containment(cb, pos_box[todo]) < beta)
+        idx = todo.nonzero().squeeze(1)
+        out[idx[ok]] = cand[ok]
+        todo[idx[ok]] = False
+    return out, ~todo

@@ -60,11 +60,12 @@ class Bottleneck(nn.Module):
 class ResNetTrunk(nn.Module):
     """ResNet without its pooling and FC: images ``(B, 3, H, W)`` to feature maps.
 
-    ``last_stride=1`` (Luo et al.'s trick) keeps a 256x128 input at a 16x8 map (stride 16).
+    ``last_stride=1`` (Luo et al.'s trick) keeps a 256x128 input at a 16x8 map (stride 16);
+    ``third_stride=1`` as well gives stride 8 (a 128x64 input then also makes a 16x8 map).
     ``out_channels`` is the depth of the map.
     """
 
-    def __init__(self, depth: str = "resnet50", width: int = 64, last_stride: int = 1):
+    def __init__(self, depth: str = "resnet50", width: int = 64, last_stride: int = 1, third_stride: int = 2):
         super().__init__()
         if depth not in DEPTHS:
             raise ValueError(f"depth must be one of {sorted(DEPTHS)}; got {depth!r}")
@@ -75,7 +76,7 @@ class ResNetTrunk(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
         cin = width
-        strides = (1, 2, 2, last_stride)
+        strides = (1, 2, third_stride, last_stride)
         for i, (n, s) in enumerate(zip(layers, strides)):
             w = width * 2**i
             down = None

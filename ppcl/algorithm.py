@@ -1,0 +1,174 @@
+"""Algorithm 1: one PPCL training step, Eqs. 2-6 and 10-13.
+
+For a PK batch X of holistic images (labels for L_F):
+
+1. crop each x to a partial x^p with known region t (line 5);
+2. x^r = T(G(R(x^p))) with the pretrained GLRec (line 6, Eq. 2);
+3. one pass of F over [x^r; x] gives h_x^r and h_x; Y = shuffle(X), so h_y = h_x[perm] is a
+   permutation, not a third pass (line 7, Eq. 3/10);
+4. the anchor a is h_x^r cut at GLRec's layout box (the query region of x^r);
+5. h_{x->y} = L(a, h_y) (Eq. 4) and h_{y->x} = L(h_{x->y}, h_x) (Eq. 5);
+6. PP-Cycle (Eq. 11): the box of h_{y->x} against t, the region x^p came from;
+7. PP-Triplet (Eq. 12): anchor a, positive h_{x->y}, negative h_{y*} drawn inside h_y with
+   IoU and containment below beta;
+8. L = L_F + lam_cyc * L_cyc + lam_tri * L_tri (Eqs. 6 and 13; L_R too if GLRec trains).
+
+``lam_cyc = 0`` or ``lam_tri = 0`` gives the single-constraint ablations of Table 1a, and with
+both zero only F trains (the Resize baseline's recipe on the same data and budget).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from .data.partial import SIDES, simulate_partial_batch
+from .geometry import grid_points
+from .losses import batch_hard_triplet, cross_entropy, glrec_loss, pp_cycle, pp_triplet, sample_negative_boxes
+from .models.backbone import gap
+from .models.ppcl import PPCL
+
+
+@dataclass(frozen=True)
+class PPCLLossConfig:
+    lam_cyc: float = 10.0
+    lam_tri: float = 1.0
+    beta: float = 0.5
+    alpha: float = 0.3  # PP-Triplet margin (the paper does not give it)
+    triplet_margin: float = 0.3  # L_F's batch-hard margin
+    label_smoothing: float = 0.0
+    area: tuple[float, float] = (0.3, 0.8)
+    sides: tuple[str, ...] = SIDES
+    grid: int = 20
+    train_glrec: bool = False
+
+
+class Algorithm1(nn.Module):
+    """Eq. 6 for one batch as a module, so DistributedDataParallel can wrap the whole of it."""
+
+    def __init__(self, model: PPCL, cfg: PPCLLossConfig = PPCLLossConfig()):
+        super().__init__()
+        self.model, self.cfg = model, cfg
+        self.register_buffer("points", grid_points(cfg.grid), persistent=False)
+
+    def arch(self) -> dict:
+        return self.model.arch()
+
+    def state_dict(self, *args, **kwargs):  # checkpoints hold the PPCL model itself
+        return self.model.state_dict(*args, **kwargs)
+
+    def load_state_dict(self, state, strict: bool = True):
+        return self.model.load_state_dict(state, strict)
+
+    def forward(self, x: Tensor, pids: Tensor, generator: torch.Generator) -> dict[str, Tensor]:
+        cfg, model = self.cfg, self.model
+        b = x.shape[0]
+        use_l = cfg.lam_cyc > 0 or cfg.lam_tri > 0
+        terms: dict[str, Tensor] = {}
+        # Line 7 with F(Y) as a permutation of F(X). L_F on the holistic images.
+        if use_l:
+            x_p, t_src, _, _ = simulate_partial_batch(x, generator, 1.0, cfg.area, cfg.sides)
+            if cfg.train_glrec:
+                model.glrec.train()
+                t_pred, logit = model.glrec(x_p)
+                terms["L_R"] = glrec_loss(t_pred, logit, t_src, torch.ones(b, device=x.device))["loss"]
+            model.glrec.eval()
+            rect = model.glrec.rectify(x_p, out_size=model.input_size)
+            h = model.backbone(torch.cat([rect["x_r"], x]))
+            h_r, h_x = h[:b], h[b:]
+        else:
+            h_x = model.backbone(x)
+        g = gap(h_x)
+        terms["L_F_ce"] = cross_entropy(model.backbone.logits(g), pids, cfg.label_smoothing)
+        terms["L_F_tri"] = batch_hard_triplet(g, pids, cfg.triplet_margin)
+        loss = terms["L_F_ce"] + terms["L_F_tri"] + terms.get("L_R", 0.0)
+        if use_l:
+            perm = torch.randperm(b, generator=generator).to(x.device)
+            h_y = h_x[perm]
+            loc = model.crloc
+            anchor = loc.cut(h_r, rect["t"].to(h_r.dtype))
+            box_xy, _ = loc(anchor, h_y)  # Eq. 4
+            pos = loc.cut(h_y, box_xy)
+            if cfg.lam_cyc > 0:
+                box_yx, _ = loc(pos, h_x)  # Eq. 5
+                terms["L_cyc"] = pp_cycle(box_yx, t_src, self.points)
+                loss = loss + cfg.lam_cyc * terms["L_cyc"]
+            if cfg.lam_tri > 0:
+                neg_box, ok = sample_negative_boxes(box_xy, generator, cfg.beta, loc.cfg.min_scale)
+                neg = loc.cut(h_y, neg_box)
+                terms["L_tri"] = pp_triplet(gap(anchor), gap(pos), gap(neg), cfg.alpha, ok.to(anchor.dtype))
+                loss = loss + cfg.lam_tri * terms["L_tri"]
+        terms["loss"] = loss
+        return terms
+
+
+def ppcl_step(objective: nn.Module):
+    """A ``step`` for :func:`ppcl.train.fit`: one call of :class:`Algorithm1` (or its DDP wrapper)."""
+
+    def step(batch, ctx) -> dict[str, Tensor]:
+        return objective(batch[0].to(ctx.device), batch[1].to(ctx.device), ctx.generator)
+
+    return step
+
+
+def train_ppcl(
+    model: PPCL,
+    records,
+    epochs: int,
+    checkpoint,
+    p: int = 16,
+    k: int = 4,
+    lr: float = 3.5e-4,
+    weight_decay: float = 5e-4,
+    warmup_epochs: int = 0,
+    loss_cfg: PPCLLossConfig = PPCLLossConfig(),
+    seed: int = 0,
+    erase: float = 0.5,
+    device: torch.device | None = None,
+    preload: bool = True,
+    num_workers: int = 0,
+    on_epoch_end=None,
+    progress: bool = True,
+    rank: int = 0,
+    world_size: int = 1,
+    ddp: bool = False,
+):
+    """Algorithm 1 over PK batches of ``records`` (Adam, optional linear warm-up, cosine decay).
+
+    GLRec stays fixed unless ``loss_cfg.train_glrec``. Under ``torchrun`` pass
+    ``rank``/``world_size`` and ``ddp=True``: the PK sampler splits the batches and F and L are
+    wrapped in DistributedDataParallel.
+    """
+    from torch.utils.data import DataLoader
+
+    from .data.datasets import ImageDataset
+    from .data.samplers import PKSampler
+    from .data.transforms import reid_train_transform
+    from .train import fit
+
+    ds = ImageDataset(records, reid_train_transform(model.input_size, erase=erase), preload=preload)
+    sampler = PKSampler(ds.pids, p, k, seed=seed, rank=rank, world_size=world_size)
+    loader = DataLoader(ds, batch_sampler=sampler, num_workers=num_workers)
+    for prm in model.glrec.parameters():
+        prm.requires_grad_(loss_cfg.train_glrec)
+    params = [prm for prm in model.parameters() if prm.requires_grad]
+    opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+
+    def lr_at(e: int) -> float:
+        import math
+
+        if e < warmup_epochs:
+            return (e + 1) / (warmup_epochs + 1)
+        span = max(epochs - warmup_epochs, 1)
+        return 0.5 * (1 + math.cos(math.pi * (e - warmup_epochs) / span)) * 0.99 + 0.01
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    objective = Algorithm1(model, loss_cfg)
+    net = objective
+    if ddp:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(objective, find_unused_parameters=True)
+    return fit(net, ppcl_step(net), loader, opt, epochs, checkpoint, sched, device, seed=seed,
+               on_epoch_end=on_epoch_end, desc="PPCL", progress=progress)

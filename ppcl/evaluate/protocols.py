@@ -1,0 +1,79 @@
+"""Partial re-ID protocols: Partial-REID and Partial-iLIDS, both directions (Tables 2 and 3).
+
+These sets have no camera ids. Peers have read an image index as a camera (so a query and
+its true match "share a camera" and the match is filtered away) or given every image the
+same camera (so every true match is filtered away). Here the protocol refuses any record
+that carries a camera id and never passes camera ids to :func:`ppcl.evaluate.rank`, so
+same-camera filtering cannot happen.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from ..data.common import ReIDData, Record
+from ..models.ppcl import PPCL
+from .engine import METHODS, Encoded, distance_matrix, encode, load_images
+from .rank import rank
+
+
+def require_no_cameras(data: ReIDData) -> None:
+    """Refuse a partial dataset whose records carry camera ids (they never should)."""
+    with_cam = [r for r in (*data.query, *data.gallery) if r.camid is not None]
+    if data.has_cameras or with_cam:
+        where = with_cam[0].path if with_cam else data.root
+        raise ValueError(
+            f"{where}: expected a {data.name} record without a camera id (the set has no cameras, "
+            f"so same-camera filtering must not apply); found camid={with_cam[0].camid if with_cam else '?'}"
+        )
+
+
+def partial_rank(distmat: Tensor, partial: Sequence[Record], holistic: Sequence[Record], direction: str) -> dict:
+    """Rank a ``(partial, holistic)`` distance matrix with partial images as ``direction``
+    ("query": Table 2, "gallery": Table 3). No camera ids are ever used."""
+    p_pids = [r.pid for r in partial]
+    h_pids = [r.pid for r in holistic]
+    if direction == "query":
+        return rank(distmat, p_pids, h_pids)
+    if direction == "gallery":
+        return rank(distmat.T, h_pids, p_pids)
+    raise ValueError(f"direction must be 'query' or 'gallery'; got {direction!r}")
+
+
+def encode_records(model: PPCL, records: Sequence[Record], method: str, **kw) -> Encoded:
+    mode = "pad" if method == "pad" else "resize"
+    return encode(model, load_images(records, model.input_size, mode), method, **kw)
+
+
+def evaluate_partial(
+    model: PPCL,
+    data: ReIDData,
+    methods: Sequence[str] = METHODS,
+    topk: int | None = None,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+) -> dict[str, dict]:
+    """Every method on a partial set, both directions.
+
+    Returns ``{method: {"query": rank(...), "gallery": rank(...), "distmat": (P, H) tensor}}``
+    where the distance matrix is (partial, holistic). Feature maps are computed once per
+    image and shared between ``+R`` and ``+R+L`` and between the two directions.
+    """
+    require_no_cameras(data)
+    out: dict[str, dict] = {}
+    cache: dict[str, tuple[Encoded, Encoded]] = {}
+    for m in methods:
+        key = "+R" if m in ("+R", "+R+L") else m
+        if key not in cache:
+            cache[key] = (
+                encode_records(model, data.query, m, device=device, progress=progress),
+                encode_records(model, data.gallery, "resize" if key == "pad" else m, device=device, progress=progress),
+            )
+        part, whole = cache[key]
+        # The partial side anchors CRLoc in both directions; Table 3 transposes.
+        d = distance_matrix(model, part, whole, m, anchor="query", topk=topk, device=device, progress=progress)
+        out[m] = {"query": partial_rank(d, data.query, data.gallery, "query"),
+                  "gallery": partial_rank(d, data.query, data.gallery, "gallery"), "distmat": d}
+    return out

@@ -1,0 +1,90 @@
+"""CRLoc, the corresponding region locator: L = L_l o L_f (Eqs. 7-9).
+
+* **L_f** (Eq. 8): the softmax correlation. For each position u of the query patch, a
+  distribution over the positions v of the reference map:
+  ``softmax_v(h_x(u) . h_y(v))``. Features are L2-normalised per position and the dot
+  products multiplied by a learned temperature (initially 10) — the kit's reading of "the
+  simplest" correlation, which keeps the softmax from saturating on raw ResNet activations.
+* **L_l**: 3 conv layers over the correlation (channels = query positions, spatial = the
+  reference map; 3x3, padded, so a 16x8 map fits) and 1 FC after average pooling, giving a
+  box in the reference map in the t convention of :mod:`ppcl.geometry`:
+  ``s = min_scale + (1 - min_scale) * sigmoid(a)`` and ``t = tanh(b) * (1 - s)``, so the box
+  always lies inside the map.
+
+The query is always a fixed-size patch (``patch_size``), cut from a feature map with
+:func:`ppcl.geometry.crop` (differentiable in the box, unlike ``roi_align``).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..geometry import crop
+
+
+@dataclass(frozen=True)
+class CRLocConfig:
+    patch_size: tuple[int, int] = (8, 4)
+    channels: tuple[int, int, int] = (64, 32, 16)
+    min_scale: float = 0.1
+    init_scale: float = 0.5
+    temperature: float = 10.0
+
+
+def correlation(query: Tensor, ref: Tensor, scale: Tensor | float = 1.0) -> Tensor:
+    """L_f of Eq. 8: ``(B, C, hq, wq)`` and ``(B, C, H, W)`` -> ``(B, hq*wq, H, W)``.
+
+    Entry ``[b, u, y, x]`` is the softmax over reference positions ``v = (y, x)`` of
+    ``scale * <q_u, r_v>`` with unit-norm features; it sums to 1 over ``(y, x)`` for each u.
+    """
+    b, c, hq, wq = query.shape
+    _, _, h, w = ref.shape
+    q = F.normalize(query.flatten(2), dim=1)  # (B, C, U)
+    r = F.normalize(ref.flatten(2), dim=1)  # (B, C, V)
+    logits = torch.einsum("bcu,bcv->buv", q, r) * scale
+    return logits.softmax(dim=-1).view(b, hq * wq, h, w)
+
+
+class CRLoc(nn.Module):
+    def __init__(self, cfg: CRLocConfig = CRLocConfig()):
+        super().__init__()
+        self.cfg = cfg
+        cin = cfg.patch_size[0] * cfg.patch_size[1]
+        layers: list[nn.Module] = []
+        for cout in cfg.channels:
+            layers += [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+            cin = cout
+        self.convs = nn.Sequential(*layers)
+        self.fc = nn.Linear(cin, 4)
+        self.log_temperature = nn.Parameter(torch.tensor(math.log(cfg.temperature)))
+        nn.init.normal_(self.fc.weight, std=0.01)
+        s0 = (cfg.init_scale - cfg.min_scale) / (1 - cfg.min_scale)
+        with torch.no_grad():
+            self.fc.bias.copy_(torch.tensor([math.log(s0 / (1 - s0))] * 2 + [0.0, 0.0]))
+
+    def arch(self) -> dict:
+        return {"model": "CRLoc", **asdict(self.cfg)}
+
+    def locate(self, corr: Tensor) -> Tensor:
+        """L_l: correlation ``(N, U, H, W)`` -> box t ``(N, 4)`` inside the reference map."""
+        raw = self.fc(self.convs(corr).mean(dim=(2, 3)))
+        m = self.cfg.min_scale
+        s = m + (1 - m) * torch.sigmoid(raw[:, :2])
+        c = torch.tanh(raw[:, 2:]) * (1 - s)
+        return torch.cat([s, c], dim=1)
+
+    def forward(self, query: Tensor, ref: Tensor) -> tuple[Tensor, Tensor]:
+        """L (Eq. 9): query patch ``(N, C, hq, wq)``, reference map ``(N, C, H, W)``
+        -> ``(box (N, 4), correlation (N, U, H, W))``."""
+        if tuple(query.shape[-2:]) != tuple(self.cfg.patch_size):
+            raise ValueError(f"query patch must be {self.cfg.patch_size}; got {tuple(query.shape[-2:])}")
+        corr = correlation(query, ref, self.log_temperature.exp())
+        return self.locate(corr), corr
+
+    def cut(self, h: Tensor, box: Tensor) -> Tensor:
+        """The region ``box`` of maps ``h`` resampled to the patch size (differentiable)."""
+        return crop(h, box, self.cfg.patch_size)

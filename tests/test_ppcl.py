@@ -1,0 +1,174 @@
+"""CRLoc, PP-Cycle, PP-Triplet, negatives, Algorithm 1 and the pairwise engine."""
+import numpy as np
+import pytest
+import torch
+
+from ppcl.algorithm import Algorithm1, PPCLLossConfig
+from ppcl.evaluate.engine import Encoded, crloc_pair_distance, distance_matrix, encode, region_descriptor
+from ppcl.geometry import box_containment, box_iou, crop, grid_points, t_to_box
+from ppcl.losses import batch_hard_triplet, pp_cycle, pp_triplet, sample_negative_boxes
+from ppcl.models.backbone import BackboneConfig, ReIDBackbone
+from ppcl.models.crloc import CRLoc, CRLocConfig, correlation
+from ppcl.models.glrec import GLRec, GLRecConfig
+from ppcl.models.ppcl import PPCL
+
+
+def tiny_ppcl(num_classes=8, seed=0):
+    torch.manual_seed(seed)
+    return PPCL(
+        GLRec(GLRecConfig("resnet10", 8, (32, 16))),
+        ReIDBackbone(BackboneConfig("resnet10", 8, (32, 16), last_stride=1, third_stride=1, num_classes=num_classes)),
+        CRLoc(CRLocConfig(patch_size=(4, 2), channels=(8, 8, 8))),
+    )
+
+
+# ---- L_f (Eq. 8) ---------------------------------------------------------------------------
+def test_correlation_is_a_softmax_over_reference_positions():
+    q, r = torch.randn(3, 16, 4, 2), torch.randn(3, 16, 8, 4)
+    c = correlation(q, r, scale=5.0)
+    assert c.shape == (3, 8, 8, 4)
+    assert torch.allclose(c.sum(dim=(2, 3)), torch.ones(3, 8), atol=1e-5)
+    assert (c >= 0).all()
+
+
+def test_correlation_peaks_where_the_query_patch_came_from():
+    r = torch.randn(1, 32, 8, 4)
+    q = r[:, :, 2:6, 1:3]  # the patch at rows 2..5, cols 1..2
+    c = correlation(q, r, scale=50.0)[0]  # (8 query positions, 8, 4)
+    peaks = [divmod(int(c[u].argmax()), 4) for u in range(8)]
+    assert peaks == [(2 + u // 2, 1 + u % 2) for u in range(8)]
+
+
+def test_crloc_boxes_stay_inside_the_map_and_get_gradients():
+    loc = CRLoc(CRLocConfig(patch_size=(4, 2), channels=(8, 8, 8)))
+    q, r = torch.randn(5, 16, 4, 2, requires_grad=True), torch.randn(5, 16, 8, 4)
+    box, _ = loc(q, r)
+    b = t_to_box(box)
+    assert (b >= -1 - 1e-6).all() and (b <= 1 + 1e-6).all() and (box[:, :2] >= 0.1 - 1e-6).all()
+    loc.cut(r, box).sum().backward()
+    assert loc.fc.weight.grad.abs().sum() > 0 and q.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="query patch must be"):
+        loc(torch.randn(1, 16, 3, 3), r[:1])
+
+
+# ---- PP-Cycle (Eq. 11) ---------------------------------------------------------------------
+def test_pp_cycle_vanishes_iff_the_backward_box_returns_the_source_region():
+    pts = grid_points(20)
+    t = torch.tensor([[0.5, 0.4, -0.2, 0.3], [1.0, 0.5, 0.0, -0.5]])
+    assert pp_cycle(t, t, pts).item() == 0.0
+    shifted = t + torch.tensor([0.0, 0.0, 0.1, 0.0])
+    # Grid loss of a pure shift d is d^2 for every point.
+    assert pp_cycle(shifted, t, pts).item() == pytest.approx(0.01, rel=1e-5)
+    scaled = t * torch.tensor([1.2, 1.0, 1.0, 1.0])
+    assert pp_cycle(scaled, t, pts).item() > 0
+
+
+# ---- PP-Triplet (Eq. 12) -------------------------------------------------------------------
+def test_pp_triplet_respects_its_margin():
+    a = torch.tensor([[1.0, 0.0]])
+    assert pp_triplet(a, a, -a, margin=0.3).item() == 0.0  # |a-n|^2 = 4 >> margin
+    assert pp_triplet(a, a, a, margin=0.3).item() == pytest.approx(0.3)  # all equal: exactly the margin
+    n = torch.tensor([[0.0, 1.0]])  # |a-n|^2 = 2
+    assert pp_triplet(a, n, a, margin=0.3).item() == pytest.approx(2.3)
+    p = torch.tensor([[np.cos(0.2), np.sin(0.2)]], dtype=torch.float32)
+    # Positive closer than negative by more than the margin: no loss; by less: the gap.
+    assert pp_triplet(a, p, n, margin=0.3).item() == 0.0
+    assert pp_triplet(a, p, n, margin=2.5).item() == pytest.approx(2.5 - 2 + float(((a - p) ** 2).sum()), rel=1e-5)
+    # Rows whose negative could not be sampled do not count.
+    two = pp_triplet(torch.cat([a, a]), torch.cat([a, a]), torch.cat([-a, a]), 0.3, valid=torch.tensor([1.0, 0.0]))
+    assert two.item() == 0.0
+
+
+def test_negatives_satisfy_both_beta_rules_over_many_draws():
+    g = torch.Generator().manual_seed(0)
+    s = torch.rand(2000, 2, generator=g) * 0.9 + 0.1
+    c = (torch.rand(2000, 2, generator=g) * 2 - 1) * (1 - s)
+    pos = torch.cat([s, c], 1)
+    neg, ok = sample_negative_boxes(pos, g, beta=0.5, min_scale=0.1)
+    pb, nb = t_to_box(pos), t_to_box(neg)
+    assert ok.float().mean() > 0.95
+    assert (box_iou(pb, nb)[ok] < 0.5).all()
+    assert (box_containment(pb, nb)[ok] < 0.5).all()
+    assert (nb >= -1 - 1e-6).all() and (nb <= 1 + 1e-6).all()
+    # Only positives that cover nearly the whole map admit no negative.
+    assert (pos[~ok, 0] * pos[~ok, 1] > 0.5).all()
+    # Rules bind: with beta=0.5 many naive uniform draws would have been rejected.
+    naive = torch.cat([s.flip(0), c.flip(0)], 1)
+    assert ((box_iou(pb, t_to_box(naive)) >= 0.5) | (box_containment(pb, t_to_box(naive)) >= 0.5)).any()
+
+
+def test_batch_hard_triplet_hand_worked():
+    f = torch.tensor([[0.0], [1.0], [3.0], [3.5]])
+    y = torch.tensor([0, 0, 1, 1])
+    # anchor0: pos 1, neg 3 -> 1-3+m ; anchor1: pos 1, neg 2 -> 1-2+m ; anchor2: pos .5, neg 2 ; anchor3: pos .5, neg 2.5
+    m = 1.5
+    expect = np.mean([max(0, 1 - 3 + m), max(0, 1 - 2 + m), max(0, 0.5 - 2 + m), max(0, 0.5 - 2.5 + m)])
+    assert batch_hard_triplet(f, y, m).item() == pytest.approx(expect, rel=1e-4)
+
+
+# ---- Algorithm 1 ---------------------------------------------------------------------------
+def test_algorithm1_computes_F_once_on_2B_images_and_all_terms():
+    m = tiny_ppcl()
+    calls = []
+    m.backbone.register_forward_hook(lambda mod, inp, out: calls.append(inp[0].shape[0]))
+    obj = Algorithm1(m, PPCLLossConfig())
+    x, y = torch.randn(8, 3, 32, 16), torch.arange(4).repeat_interleave(2)
+    terms = obj(x, y, torch.Generator().manual_seed(0))
+    assert calls == [16]  # F(x^r) and F(x) in one pass; F(y) is a permutation of F(x)
+    assert set(terms) == {"L_F_ce", "L_F_tri", "L_cyc", "L_tri", "loss"}
+    total = terms["L_F_ce"] + terms["L_F_tri"] + 10 * terms["L_cyc"] + terms["L_tri"]
+    assert torch.allclose(terms["loss"], total)
+    terms["loss"].backward()
+    assert all(p.grad is None for p in m.glrec.parameters())  # GLRec is fixed
+    assert m.crloc.fc.weight.grad.abs().sum() > 0
+
+
+def test_ablation_weights_drop_their_terms():
+    m = tiny_ppcl()
+    x, y = torch.randn(8, 3, 32, 16), torch.arange(4).repeat_interleave(2)
+    only_cyc = Algorithm1(m, PPCLLossConfig(lam_tri=0))(x, y, torch.Generator().manual_seed(0))
+    assert "L_tri" not in only_cyc and "L_cyc" in only_cyc
+    plain = Algorithm1(m, PPCLLossConfig(lam_cyc=0, lam_tri=0))(x, y, torch.Generator().manual_seed(0))
+    assert set(plain) == {"L_F_ce", "L_F_tri", "loss"}
+
+
+# ---- the pairwise engine -------------------------------------------------------------------
+def _slow_pair_distance(model, anchors: Encoded, refs: Encoded, i: int, j: int) -> float:
+    loc = model.crloc.eval()
+    patch = crop(anchors.maps[i : i + 1], anchors.t[i : i + 1], loc.cfg.patch_size)
+    box, _ = loc(patch, refs.maps[j : j + 1])
+    a = region_descriptor(model, anchors.maps[i : i + 1], anchors.t[i : i + 1])
+    r = region_descriptor(model, refs.maps[j : j + 1], box)
+    return float(1 - (a * r).sum())
+
+
+@torch.no_grad()
+def test_batched_pairwise_equals_a_slow_per_pair_reference():
+    m = tiny_ppcl().eval()
+    q = encode(m, torch.randn(5, 3, 32, 16), "+R+L")
+    g = encode(m, torch.randn(7, 3, 32, 16), "+R+L")
+    d = distance_matrix(m, q, g, "+R+L", chunk=6)
+    slow = torch.tensor([[_slow_pair_distance(m, q, g, i, j) for j in range(7)] for i in range(5)])
+    assert torch.allclose(d, slow, atol=1e-5)
+    # Anchoring on the gallery side (Table 3) uses the gallery's regions as CRLoc's queries.
+    dg = distance_matrix(m, q, g, "+R+L", anchor="gallery")
+    slow_g = torch.tensor([[_slow_pair_distance(m, g, q, j, i) for j in range(7)] for i in range(5)])
+    assert torch.allclose(dg, slow_g, atol=1e-5)
+
+
+@torch.no_grad()
+def test_topk_reranks_only_the_top_of_the_global_ranking():
+    m = tiny_ppcl().eval()
+    q = encode(m, torch.randn(4, 3, 32, 16), "+R")
+    g = encode(m, torch.randn(9, 3, 32, 16), "+R")
+    full = distance_matrix(m, q, g, "+R+L")
+    top = distance_matrix(m, q, g, "+R+L", topk=3)
+    d0 = distance_matrix(m, q, g, "+R")
+    idx = d0.topk(3, dim=1, largest=False).indices
+    for i in range(4):
+        assert torch.allclose(top[i, idx[i]], full[i, idx[i]], atol=1e-6)
+        rest = torch.ones(9, dtype=torch.bool)
+        rest[idx[i]] = False
+        assert (top[i, rest] > top[i, idx[i]].max()).all()  # non-re-ranked stay behind
+    pairs = torch.tensor([[0, 0], [3, 8]])
+    assert torch.allclose(crloc_pair_distance(m, q, g, pairs), full[[0, 3], [0, 8]], atol=1e-6)
