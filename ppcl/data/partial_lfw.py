@@ -1,0 +1,92 @@
+"""The Partial-LFW protocol (§5.1): the paper's partial face test set, rebuilt from LFW.
+
+The ``n_ids`` identities with the most images (1,000 in the paper; ties broken by name);
+for each, one image (drawn with the seed) is the holistic gallery image and every other
+image is a partial query: a continuous region cut with :func:`ppcl.data.partial.sample_partial_t`,
+area ratio drawn from ``area``. The paper does not publish its crops ("proximate area
+ratio"); the kit states its range and seed in the manifest, so the set can be rebuilt exactly.
+
+Only identities with at least two images can contribute a query; asking for more such
+identities than the dataset has is an error.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from .common import DatasetError, FaceData
+from .partial import SIDES, sample_partial_t
+
+MANIFEST_VERSION = 1
+
+
+def build_partial_lfw(
+    data: FaceData,
+    n_ids: int = 1000,
+    area: tuple[float, float] = (0.3, 0.8),
+    sides: tuple[str, ...] = SIDES,
+    seed: int = 0,
+) -> dict:
+    """The protocol as a JSON-ready manifest: ``gallery`` and ``query`` entries with paths
+    relative to the dataset folder, identity names, pids (0..n_ids-1) and, for queries, t."""
+    per_id: dict[int, list[str]] = defaultdict(list)
+    for r in data.records:
+        per_id[r.pid].append(r.path)
+    eligible = [pid for pid, paths in per_id.items() if len(paths) >= 2]
+    if len(eligible) < n_ids:
+        raise DatasetError(
+            data.root, f"at least {n_ids} identities with two or more images", f"{len(eligible)}"
+        )
+    chosen = sorted(eligible, key=lambda pid: (-len(per_id[pid]), data.names[pid]))[:n_ids]
+    rng = np.random.default_rng(seed)
+    gallery, query = [], []
+    root = Path(data.root)
+    for new_pid, pid in enumerate(sorted(chosen, key=lambda p: data.names[p])):
+        paths = sorted(per_id[pid])
+        g = int(rng.integers(len(paths)))
+        rel = lambda p: os.path.relpath(p, root)  # noqa: E731
+        gallery.append({"path": rel(paths[g]), "pid": new_pid, "name": data.names[pid]})
+        for i, p in enumerate(paths):
+            if i == g:
+                continue
+            t, side = sample_partial_t(rng, area, sides)
+            query.append({"path": rel(p), "pid": new_pid, "name": data.names[pid], "t": [round(float(v), 6) for v in t], "side": side})
+    return {
+        "protocol": "Partial-LFW",
+        "version": MANIFEST_VERSION,
+        "root": str(root),
+        "n_ids": n_ids,
+        "area": list(area),
+        "sides": list(sides),
+        "seed": seed,
+        "gallery": gallery,
+        "query": query,
+    }
+
+
+def write_manifest(manifest: dict, path: str | Path) -> Path:
+    """Write the manifest as JSON atomically (temp file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(manifest, indent=1))
+    os.replace(tmp, path)
+    return path
+
+
+def read_manifest(path: str | Path) -> dict:
+    """Read a manifest written by :func:`write_manifest`, checking its shape."""
+    path = Path(path)
+    try:
+        m = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DatasetError(path, "a Partial-LFW manifest (JSON)", "no such file") from None
+    except json.JSONDecodeError as e:
+        raise DatasetError(path, "a Partial-LFW manifest (JSON)", f"invalid JSON ({e})") from None
+    if m.get("protocol") != "Partial-LFW" or not {"gallery", "query", "seed"} <= set(m):
+        raise DatasetError(path, "a Partial-LFW manifest with 'gallery', 'query' and 'seed'", f"keys {sorted(m)}")
+    return m
