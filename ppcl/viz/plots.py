@@ -1,0 +1,168 @@
+"""Figures for the notebooks: image grids, layout boxes, loss curves, ranked lists.
+
+Every function returns a matplotlib Figure and takes plain tensors / records, so the same
+pictures come out of a notebook, the batch report or the viewer. Box colours follow the
+paper's Figure 6: GLRec's layout in blue, CRLoc's region in red; the true region in green.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.patches import Rectangle
+from torch import Tensor
+
+from ..data.transforms import denormalize
+from ..geometry import pixel_box
+
+BLUE, RED, GREEN = "#1f77ff", "#ff2a2a", "#22cc44"
+
+
+def to_display(x: Tensor | np.ndarray, normalized: bool = True) -> np.ndarray:
+    """A ``(3, H, W)`` tensor (ImageNet-normalised unless ``normalized=False``) or an
+    ``H x W x 3`` array -> ``H x W x 3`` floats in [0, 1] for ``imshow``."""
+    if isinstance(x, np.ndarray):
+        return x.astype(np.float32) / (255.0 if x.dtype == np.uint8 else 1.0)
+    x = x.detach().float().cpu()
+    x = denormalize(x) if normalized else x.clamp(0, 1)
+    return x.permute(1, 2, 0).numpy()
+
+
+def draw_box(ax, t: Tensor | Sequence[float], height: int, width: int, color: str = BLUE, lw: float = 2.0, label: str | None = None) -> None:
+    """Draw region t (the kit's convention) on an axis showing a ``height x width`` image."""
+    t = torch.as_tensor(t, dtype=torch.float32).view(1, 4)
+    x1, y1, x2, y2 = pixel_box(t, height, width)[0].tolist()
+    ax.add_patch(Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1, fill=False, ec=color, lw=lw, label=label))
+
+
+def image_grid(images: Sequence, nrow: int, titles: Sequence[str] | None = None, size: float = 1.2, normalized: bool = True, aspect: float = 2.0):
+    """Images in a grid of ``nrow`` rows; returns ``(fig, axes)`` (axes flat)."""
+    n = len(images)
+    ncol = int(np.ceil(n / nrow))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(ncol * size, nrow * size * aspect), squeeze=False)
+    axes = axes.ravel()
+    for i, ax in enumerate(axes):
+        ax.axis("off")
+        if i < n:
+            img = images[i]
+            ax.imshow(to_display(img, normalized) if not hasattr(img, "convert") else np.asarray(img))
+            if titles is not None:
+                ax.set_title(titles[i], fontsize=7)
+    fig.tight_layout()
+    return fig, axes
+
+
+def identity_grid(records, n_ids: int = 8, per_id: int = 6, seed: int = 0, title: str | None = None):
+    """``n_ids`` identities (rows) with up to ``per_id`` of their images each."""
+    from ..data.common import read_image
+
+    by_pid: dict[int, list] = {}
+    for r in records:
+        by_pid.setdefault(r.pid, []).append(r)
+    rng = np.random.default_rng(seed)
+    pids = sorted(p for p, rs in by_pid.items() if len(rs) >= 2)
+    pids = list(rng.choice(pids, size=min(n_ids, len(pids)), replace=False))
+    fig, axes = plt.subplots(len(pids), per_id, figsize=(per_id * 0.9, len(pids) * 1.8), squeeze=False)
+    for row, pid in zip(axes, pids):
+        rs = by_pid[pid][:per_id]
+        for ax, r in zip(row, list(rs) + [None] * (per_id - len(rs))):
+            ax.axis("off")
+            if r is not None:
+                ax.imshow(read_image(r.path))
+                ax.set_title(f"id {pid} c{r.camid}" if r.camid is not None else f"id {pid}", fontsize=6)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def crops_on_holistic(holistic: Sequence[Tensor], partial: Sequence[Tensor], t_true: Tensor, sides: Sequence[str], t_pred: Tensor | None = None, rectified: Sequence[Tensor] | None = None, normalized: bool = True):
+    """One column per example: the holistic image with the true region (green) and, if given,
+    GLRec's predicted layout (blue); the partial input; and its rectification x^r."""
+    rows = 2 + (rectified is not None)
+    n = len(holistic)
+    fig, axes = plt.subplots(rows, n, figsize=(n * 1.1, rows * 2.1), squeeze=False)
+    for i in range(n):
+        h, w = holistic[i].shape[-2:]
+        ax = axes[0, i]
+        ax.imshow(to_display(holistic[i], normalized))
+        draw_box(ax, t_true[i], h, w, GREEN)
+        if t_pred is not None:
+            draw_box(ax, t_pred[i], h, w, BLUE, lw=1.5)
+        ax.set_title(sides[i], fontsize=7)
+        axes[1, i].imshow(to_display(partial[i], normalized))
+        if rectified is not None:
+            axes[2, i].imshow(to_display(rectified[i], normalized))
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    labels = ["holistic x (true t green" + (", GLRec blue)" if t_pred is not None else ")"), "partial x^p", "rectified x^r"]
+    for r in range(rows):
+        axes[r, 0].set_ylabel(labels[r], fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def loss_curves(steps: Sequence[dict], terms: Sequence[str] | None = None, smooth: int = 20, title: str = ""):
+    """One panel per loss term, raw (faint) and moving-averaged."""
+    if not steps:
+        raise ValueError("no training steps to plot")
+    terms = list(terms or [k for k in steps[0] if k not in ("epoch", "step")])
+    fig, axes = plt.subplots(1, len(terms), figsize=(3.0 * len(terms), 2.4), squeeze=False)
+    x = np.array([s["step"] for s in steps])
+    for ax, k in zip(axes[0], terms):
+        y = np.array([s.get(k, np.nan) for s in steps], dtype=float)
+        ax.plot(x, y, alpha=0.3, lw=0.8)
+        if len(y) >= smooth > 1:
+            ax.plot(x[smooth - 1 :], np.convolve(y, np.ones(smooth) / smooth, mode="valid"), lw=1.5)
+        ax.set_title(k, fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def ranked_list(query: Tensor, gallery: Sequence[Tensor], correct: Sequence[bool], query_box: Tensor | None = None, boxes: Sequence[Tensor] | None = None, dists: Sequence[float] | None = None, normalized: bool = True, title: str | None = None):
+    """A query and its top-ranked gallery images; true matches framed green, others red.
+    ``query_box`` (GLRec's layout, blue) and ``boxes`` (CRLoc's regions, red) are optional."""
+    n = len(gallery)
+    fig, axes = plt.subplots(1, n + 1, figsize=((n + 1) * 0.95, 2.2))
+    axes[0].imshow(to_display(query, normalized))
+    if query_box is not None:
+        h, w = query.shape[-2:]
+        draw_box(axes[0], query_box, h, w, BLUE)
+    axes[0].set_title("query", fontsize=7)
+    for i, (ax, g) in enumerate(zip(axes[1:], gallery)):
+        ax.imshow(to_display(g, normalized))
+        h, w = g.shape[-2:]
+        if boxes is not None:
+            draw_box(ax, boxes[i], h, w, RED, lw=1.5)
+        for s in ax.spines.values():
+            s.set_edgecolor(GREEN if correct[i] else RED)
+            s.set_linewidth(3)
+        ax.set_title(f"{i + 1}" + (f" {dists[i]:.2f}" if dists is not None else ""), fontsize=7)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def cmc_curves(results: dict[str, dict], title: str = "CMC"):
+    """CMC curves of several methods (``{name: rank(...) result}``)."""
+    fig, ax = plt.subplots(figsize=(4, 3))
+    for name, r in results.items():
+        cmc = np.asarray(r["cmc"]) * 100
+        ax.plot(np.arange(1, len(cmc) + 1), cmc, marker="o", ms=3, label=f"{name} (R-1 {cmc[0]:.1f})")
+    ax.set_xlabel("rank")
+    ax.set_ylabel("matching rate (%)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,327 @@
+"""The synthetic generator: determinism, layouts the real readers accept, identity sharing,
+exact partial ground truth, and the cache's atomicity."""
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+import json
+import os
+import re
+from collections import defaultdict
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ppcl.data import synthetic as S
+from ppcl.data import synthetic_faces as SF
+from ppcl.data.casia_webface import load_casia_webface
+from ppcl.data.lfw import lfw_image_path, load_lfw, read_lfw_pairs
+from ppcl.data.market1501 import load_market1501
+from ppcl.data.partial import crop_pixels
+from ppcl.data.partial_ilids import load_partial_ilids
+from ppcl.data.partial_reid import load_partial_reid
+from ppcl.geometry import paste
+
+# Even smaller than SMOKE: for the tests that generate several times.
+MINI = replace(
+    S.SMOKE,
+    n_train_ids=3,
+    images_per_train_id=(2, 3),
+    n_test_ids=2,
+    n_gallery_per_id=(2, 2),
+    n_distractors=1,
+    n_junk=1,
+    n_partial_reid_ids=2,
+    partial_reid_images_per_id=1,
+    n_ilids_ids=2,
+    n_face_train_ids=2,
+    face_images_per_train_id=(1, 2),
+    n_lfw_ids=4,
+    lfw_max_images_per_id=3,
+    lfw_folds=1,
+    lfw_pairs_per_fold=1,
+)
+
+MARKET_RE = re.compile(r"^(-1|\d{4})_c([1-6])s(\d+)_(\d{6})_(\d{2})\.jpg$")
+PREID_RE = re.compile(r"^(\d{3})_(\d{3})\.jpg$")
+ILIDS_RE = re.compile(r"^(\d{3})\.jpg$")
+LFW_NAME_RE = re.compile(r"^[A-Z][a-z]+_[A-Z][a-z]+$")
+CASIA_ID_RE = re.compile(r"^\d{7}$")
+CASIA_IMG_RE = re.compile(r"^\d{3}\.jpg$")
+
+
+def file_hashes(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory) -> Path:
+    return S.generate(tmp_path_factory.mktemp("smoke"), S.SMOKE, progress=False, workers=1)
+
+
+# --- determinism ------------------------------------------------------------------------------
+
+
+def test_same_seed_gives_byte_identical_files_in_any_order(smoke, tmp_path):
+    # two worker processes render the jobs in a different order and interleaving
+    again = S.generate(tmp_path, S.SMOKE, progress=False, workers=2)
+    assert again.name == smoke.name
+    a, b = file_hashes(smoke), file_hashes(again)
+    assert len(a) > 150
+    assert a == b
+
+
+def test_different_seed_gives_different_data(tmp_path):
+    d0 = S.generate(tmp_path, MINI, progress=False)
+    d1 = S.generate(tmp_path, replace(MINI, seed=1), progress=False)
+    assert d0 != d1
+    h0, h1 = file_hashes(d0), file_hashes(d1)
+    images0 = {h for p, h in h0.items() if p.endswith(".jpg")}
+    images1 = {h for p, h in h1.items() if p.endswith(".jpg")}
+    assert images0 and images1 and not images0 & images1
+
+
+def test_config_key_is_stable_and_sensitive():
+    assert S.SyntheticConfig().key() == S.SYNTHETIC.key()
+    assert len(S.SMOKE.key()) == 10
+    assert S.SyntheticConfig.from_dict(json.loads(json.dumps(S.SMOKE.to_dict()))) == S.SMOKE
+    keys = {S.SMOKE.key(), replace(S.SMOKE, seed=1).key(), replace(S.SMOKE, person_size=(256, 128)).key(),
+            replace(S.SMOKE, partial_area=(0.2, 0.8)).key()}
+    assert len(keys) == 4
+    with pytest.raises(ValueError):
+        S.SyntheticConfig(partial_area=(0.5, 0.3))
+
+
+def test_an_image_depends_only_on_its_coordinates():
+    ident = S.person_pools(0, [1])[0][0]
+    cam = S.cameras(0, 0, 1)[0]
+    a = S.render_person(ident, S.image_rng(0, "market_train", 5, 2), cam)
+    S.render_person(ident, S.image_rng(0, "market_train", 5, 1), cam)  # something else in between
+    b = S.render_person(ident, S.image_rng(0, "market_train", 5, 2), cam)
+    c = S.render_person(ident, S.image_rng(0, "market_train", 5, 3), cam)
+    assert a.dtype == np.uint8 and a.shape == (128, 64, 3)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_sizes_are_parameters():
+    ident = S.person_pools(0, [1])[0][0]
+    assert S.render_person(ident, np.random.default_rng(0), S.cameras(0, 0, 1)[0], (256, 128)).shape == (256, 128, 3)
+    face = SF.face_pools(0, [1])[0][0]
+    assert SF.render_face(face, np.random.default_rng(0), (112, 96)).shape == (112, 96, 3)
+
+
+# --- layouts ------------------------------------------------------------------------------------
+
+
+def test_file_names_follow_the_real_patterns(smoke):
+    market = smoke / S.MARKET_DIR
+    by_split = {}
+    for split in ("bounding_box_train", "query", "bounding_box_test"):
+        names = [p.name for p in (market / split).iterdir()]
+        assert names and all(MARKET_RE.match(n) for n in names), split
+        by_split[split] = [MARKET_RE.match(n) for n in names]
+    test_pids = [int(m.group(1)) for m in by_split["bounding_box_test"]]
+    assert test_pids.count(-1) == S.SMOKE.n_junk and test_pids.count(0) == S.SMOKE.n_distractors
+    train_ids = {int(m.group(1)) for m in by_split["bounding_box_train"]}
+    query_ids = {int(m.group(1)) for m in by_split["query"]}
+    assert -1 not in train_ids | query_ids and 0 not in train_ids | query_ids
+    assert query_ids <= set(test_pids) and not train_ids & set(test_pids)
+    # every query has a true match from another camera in the gallery
+    gallery_cams = defaultdict(set)
+    for m in by_split["bounding_box_test"]:
+        gallery_cams[int(m.group(1))].add(int(m.group(2)))
+    for m in by_split["query"]:
+        assert gallery_cams[int(m.group(1))] - {int(m.group(2))}, m.group(0)
+
+    preid = smoke / S.PREID_DIR
+    for sub in ("partial_body_images", "whole_body_images", "occluded_body_images"):
+        names = sorted(p.name for p in (preid / sub).iterdir())
+        assert len(names) == S.SMOKE.n_partial_reid_ids * S.SMOKE.partial_reid_images_per_id
+        assert all(PREID_RE.match(n) for n in names) and names[0] == "001_001.jpg"
+    ilids = smoke / S.ILIDS_DIR
+    for sub in ("Probe", "Gallery"):
+        names = sorted(p.name for p in (ilids / sub).iterdir())
+        assert all(ILIDS_RE.match(n) for n in names) and len(names) == S.SMOKE.n_ilids_ids
+        assert (ilids / f"{sub}.txt").read_text().split() == [f"{sub}/{n}" for n in names]
+
+    people = sorted(p for p in (smoke / "lfw").iterdir())
+    assert len(people) == S.SMOKE.n_lfw_ids
+    for person in people:
+        assert LFW_NAME_RE.match(person.name)
+        files = sorted(f.name for f in person.iterdir())
+        assert files == [f"{person.name}_{i:04d}.jpg" for i in range(1, len(files) + 1)]
+    counts = [len(list(p.iterdir())) for p in people]
+    assert counts.count(1) >= 2 and max(counts) >= 4  # skewed like LFW
+    ids = sorted(p.name for p in (smoke / "CASIA-WebFace").iterdir())
+    assert len(ids) == S.SMOKE.n_face_train_ids and all(CASIA_ID_RE.match(i) for i in ids)
+    assert all(CASIA_IMG_RE.match(f.name) for i in ids for f in (smoke / "CASIA-WebFace" / i).iterdir())
+
+
+def test_the_real_readers_load_the_layouts(smoke):
+    cfg = S.SMOKE
+    market = load_market1501(smoke)
+    c = market.counts()
+    assert c["train_ids"] == cfg.n_train_ids and c["query_ids"] == cfg.n_test_ids
+    assert c["query_images"] == cfg.n_test_ids * cfg.n_query_per_id
+    assert c["gallery_ids"] == cfg.n_test_ids + 1  # + the distractor id 0
+    assert market.info["distractors"] == cfg.n_distractors and market.info["junk"] == cfg.n_junk
+    lo, hi = cfg.images_per_train_id
+    assert lo * cfg.n_train_ids <= c["train_images"] <= hi * cfg.n_train_ids
+
+    preid = load_partial_reid(smoke)
+    n = cfg.n_partial_reid_ids * cfg.partial_reid_images_per_id
+    assert preid.counts() == {"train_images": 0, "train_ids": 0, "query_images": n,
+                              "query_ids": cfg.n_partial_reid_ids, "gallery_images": n,
+                              "gallery_ids": cfg.n_partial_reid_ids}
+    ilids = load_partial_ilids(smoke)
+    assert ilids.info["list_files_checked"] == ["Probe.txt", "Gallery.txt"]
+    assert ilids.counts()["query_ids"] == ilids.counts()["gallery_images"] == cfg.n_ilids_ids
+
+    lfw = load_lfw(smoke)
+    assert lfw.counts()["ids"] == cfg.n_lfw_ids and lfw.info["pairs_path"]
+    pairs = read_lfw_pairs(lfw.info["pairs_path"])
+    header = Path(lfw.info["pairs_path"]).read_text().splitlines()[0].split("\t")
+    assert int(header[0]) == cfg.lfw_folds and len(pairs) == 2 * cfg.lfw_folds * int(header[1]) > 0
+    for p in pairs:
+        a, b = p.paths(lfw.root)
+        assert a.is_file() and b.is_file() and (p.name1 == p.name2) == p.same
+    assert len({(p.name1, p.n1, p.name2, p.n2) for p in pairs}) == len(pairs)
+    fold_people = defaultdict(set)
+    for p in pairs:
+        fold_people[p.fold] |= {p.name1, p.name2}
+    for f, g in itertools.combinations(fold_people.values(), 2):
+        assert not f & g  # folds are person-disjoint, as in LFW View 2
+    casia = load_casia_webface(smoke)
+    assert casia.counts()["ids"] == cfg.n_face_train_ids
+    assert not set(casia.names) & set(lfw.names)
+
+
+def test_lfw_image_path_matches_reader():
+    assert lfw_image_path(Path("x"), "Ab_Cd", 3) == Path("x/Ab_Cd/Ab_Cd_0003.jpg")
+
+
+# --- identities -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pools_fn", [S.person_pools, SF.face_pools])
+def test_identities_share_parts_yet_none_is_identical(pools_fn):
+    pools = pools_fn(0, [120, 60])
+    everyone = [p for pool in pools for p in pool]
+    assert len({p.signature() for p in everyone}) == len(everyone)
+    for pool in pools:
+        groups = list(pool[0].parts())
+        shares = defaultdict(int)
+        for a, b in itertools.combinations(pool, 2):
+            pa, pb = a.parts(), b.parts()
+            same = [g for g in groups if pa[g] == pb[g]]
+            for g in groups[:3]:  # the major groups: head / top / bottom (face / hair / eyes)
+                if g in same and len(same) < len(groups):
+                    shares[g] += 1
+            if len(same) == len(groups) - 1:
+                shares["sibling"] += 1
+        # pairs that share a top but not everything, a bottom but not everything, ...
+        assert all(shares[g] > 0 for g in groups[:3]), dict(shares)
+        # ... and near-duplicates that differ in a single part group (crop-level confusers)
+        assert shares["sibling"] >= len(pool) // 10, dict(shares)
+
+
+def test_no_two_identities_of_a_generated_set_are_identical(smoke):
+    meta = S.load_meta(smoke)
+    sigs = [json.dumps(v, sort_keys=True) for group in meta["identities"].values() for v in group.values()]
+    assert len(set(sigs)) == len(sigs)
+
+
+# --- partial ground truth ----------------------------------------------------------------------
+
+
+def test_partial_images_paste_back_onto_their_source(smoke):
+    meta = S.load_meta(smoke)
+    recs = meta["partial"]
+    cfg = S.SMOKE
+    assert len(recs) == cfg.n_partial_reid_ids * cfg.partial_reid_images_per_id + cfg.n_ilids_ids
+    assert {r["path"] for r in recs} == {
+        str(p.relative_to(smoke)) for d in ("Partial-REID_Dataset/partial_body_images", "Partial_iLIDS/Probe")
+        for p in (smoke / d).iterdir()}
+    errs, wrong = [], []
+    for r in recs:
+        src = np.asarray(Image.open(smoke / r["source"]))
+        part = np.asarray(Image.open(smoke / r["path"]).convert("RGB"))
+        t = np.asarray(r["t"])
+        lo, hi = cfg.partial_area
+        assert lo - 0.05 <= t[0] * t[1] <= hi + 0.05 and r["side"] in S.SyntheticConfig().partial_reid_sides
+        cut, t_real = crop_pixels(src, t)
+        assert np.allclose(t_real, t) and cut.shape == part.shape == tuple(r["size"]) + (3,)
+        # exact: the partial file is the JPEG of the source cut at t
+        buf = io.BytesIO()
+        Image.fromarray(cut).save(buf, format="JPEG", quality=cfg.jpeg_quality)
+        assert buf.getvalue() == (smoke / r["path"]).read_bytes()
+        h, w = src.shape[:2]
+        x = torch.from_numpy(part.copy()).permute(2, 0, 1)[None].float()
+        tt = torch.tensor(t, dtype=torch.float32)[None]
+        back = paste(x, tt, (h, w), mode="nearest")[0].permute(1, 2, 0).numpy()
+        ones = paste(torch.ones(1, 1, *part.shape[:2]), tt, (h, w), mode="nearest")[0, 0].numpy() > 0.5
+        assert ones.sum() == part.shape[0] * part.shape[1]
+        errs.append(np.abs(back[ones] - src[ones]).mean())
+        # the same check with t off by a few pixels must fail: the test has power
+        t_off = t + np.array([0, 0, 6 / w, 6 / h])
+        back_off = paste(x, torch.tensor(t_off, dtype=torch.float32)[None], (h, w), mode="nearest")[0].permute(1, 2, 0).numpy()
+        m = ones & (paste(torch.ones(1, 1, *part.shape[:2]), torch.tensor(t_off, dtype=torch.float32)[None], (h, w),
+                          mode="nearest")[0, 0].numpy() > 0.5)
+        wrong.append(np.abs(back_off[m] - src[m]).mean())
+    errs, wrong = np.array(errs), np.array(wrong)
+    assert errs.max() < 9.0, errs  # JPEG at quality 90 of noisy images
+    assert (wrong > 1.5 * errs).all() and wrong.mean() > 3 * errs.mean(), (errs, wrong)
+
+
+# --- cache ---------------------------------------------------------------------------------------
+
+
+def test_ensure_synthetic_reuses_a_complete_folder(tmp_path):
+    d = S.ensure_synthetic(tmp_path, MINI, progress=False)
+    assert S.is_complete(d, MINI) and d == S.dataset_dir(tmp_path, MINI)
+    meta = d / S.META_NAME
+    some = next((d / S.MARKET_DIR / "query").iterdir())
+    stamps = (meta.stat().st_mtime_ns, some.stat().st_mtime_ns)
+    assert S.ensure_synthetic(tmp_path, MINI, progress=False) == d
+    assert (meta.stat().st_mtime_ns, some.stat().st_mtime_ns) == stamps
+    assert not S.is_complete(d, replace(MINI, seed=5))
+
+
+def test_interrupted_generation_is_never_taken_as_complete(tmp_path, monkeypatch):
+    final = S.dataset_dir(tmp_path, MINI)
+    calls = {"n": 0}
+    real = S._run_job
+
+    def flaky(ctx, job):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return real(ctx, job)
+
+    monkeypatch.setattr(S, "_run_job", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        S.generate(tmp_path, MINI, progress=False, workers=1)
+    monkeypatch.setattr(S, "_run_job", real)
+    assert not final.exists() and not S.is_complete(final)
+    assert not list(tmp_path.glob(".synthetic-*.tmp-*"))  # cleaned up
+
+    # a killed run leaves its temporary folder behind, and a half-copied folder has no meta
+    dead = tmp_path / f".{final.name}.tmp-999999999-deadbeef"
+    (dead / S.MARKET_DIR / "query").mkdir(parents=True)
+    (dead / S.META_NAME).write_text(json.dumps({"complete": True, "key": MINI.key()}))
+    (final / S.MARKET_DIR).mkdir(parents=True)
+    assert not S.is_complete(final)
+    d = S.ensure_synthetic(tmp_path, MINI, progress=False)
+    assert d == final and S.is_complete(final, MINI)
+    assert load_market1501(final).counts()["query_ids"] == MINI.n_test_ids
+    assert not dead.exists()  # the dead process's leftovers are removed
+    assert sorted(os.listdir(tmp_path)) == sorted([final.name, f".{final.name}.lock"])
