@@ -119,3 +119,35 @@ def simulate_partial_batch(
 def area_ratio(t: Tensor | np.ndarray) -> Tensor | np.ndarray:
     """Visible-area ratio of region t (``sx * sy``)."""
     return t[..., 0] * t[..., 1]
+
+
+def partial_examples(images: list[np.ndarray], seed: int = 0, area: tuple[float, float] = (0.3, 0.8),
+                     sides: tuple[str, ...] = SIDES) -> list[dict]:
+    """Cut one seeded crop from each ``H x W x 3`` image (cycling through ``sides``), returning
+    ``{"holistic", "crop", "t", "side"}`` dicts with the realised t of each pixel crop."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i, img in enumerate(images):
+        t, side = sample_partial_t(rng, area, (sides[i % len(sides)],))
+        patch, t_real = crop_pixels(img, t)
+        out.append({"holistic": img, "crop": patch, "t": t_real, "side": side})
+    return out
+
+
+def restore(crop_img: np.ndarray, t: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """T with a known t: put an ``h x w x 3`` crop back on an empty canvas of ``size`` (H, W)."""
+    from ..geometry import paste
+
+    x = torch.from_numpy(np.ascontiguousarray(crop_img)).float().permute(2, 0, 1)[None]
+    out = paste(x, torch.as_tensor(t, dtype=torch.float32)[None], size=size)
+    return out[0].permute(1, 2, 0).numpy()
+
+
+def roundtrip_error(ex: dict, border: int = 1) -> float:
+    """Mean absolute pixel error (0-255) of :func:`restore` inside the crop's region,
+    ``border`` pixels in from its edges."""
+    h, w = ex["holistic"].shape[:2]
+    back = restore(ex["crop"], ex["t"], (h, w))
+    x0, y0, x1, y1 = t_to_pixels(ex["t"], h, w)
+    inner = (slice(y0 + border, y1 - border), slice(x0 + border, x1 - border))
+    return float(np.abs(back[inner] - ex["holistic"][inner].astype(np.float32)).mean())

@@ -166,3 +166,63 @@ def cmc_curves(results: dict[str, dict], title: str = "CMC"):
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def save_figure(fig, folder, name: str, dpi: int = 110):
+    """Save ``fig`` as ``folder/name.png`` atomically (temp file, then rename); return the path."""
+    import os
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    tmp = folder / f".{name}.tmp.png"
+    fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+    os.replace(tmp, path)
+    return path
+
+
+def partial_examples_figure(examples: list[dict], restored: list | None = None):
+    """Holistic images with the crop's region (green), the crops, and (optionally) the crops
+    put back by T with their true t."""
+    rows = 2 + (restored is not None)
+    n = len(examples)
+    fig, axes = plt.subplots(rows, n, figsize=(n * 1.0, rows * 2.0), squeeze=False)
+    for i, ex in enumerate(examples):
+        h, w = ex["holistic"].shape[:2]
+        axes[0, i].imshow(ex["holistic"])
+        draw_box(axes[0, i], ex["t"], h, w, GREEN)
+        axes[0, i].set_title(ex["side"], fontsize=7)
+        axes[1, i].imshow(ex["crop"])
+        if restored is not None:
+            axes[2, i].imshow(np.clip(restored[i] / 255.0, 0, 1))
+    names = ["holistic + region t", "partial crop", "T(crop, t)"]
+    for r in range(rows):
+        for ax in axes[r]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[r, 0].set_ylabel(names[r], fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def pairs_figure(left: list, right: list, titles: list[str], left_name: str = "partial", right_name: str = "whole"):
+    """Two rows of PIL images / arrays: e.g. partial queries over their true matches."""
+    n = len(left)
+    fig, axes = plt.subplots(2, n, figsize=(n * 1.0, 4.0), squeeze=False)
+    for i in range(n):
+        axes[0, i].imshow(np.asarray(left[i]))
+        axes[1, i].imshow(np.asarray(right[i]))
+        axes[0, i].set_title(titles[i], fontsize=7)
+    for r, name in enumerate((left_name, right_name)):
+        for ax in axes[r]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[r, 0].set_ylabel(name, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def keep(fig, folder, name: str) -> None:
+    """Save ``fig`` under ``folder`` (see :func:`save_figure`) and let the notebook show it."""
+    save_figure(fig, folder, name)

@@ -1,0 +1,58 @@
+"""Where a run's datasets come from: the kit's synthetic sets, or the real ones under a root.
+
+Both go through the same readers. With ``source="synthetic"`` the sets are generated once
+into ``cache_dir`` (keyed by their config) and reused; with ``source="real"`` every reader is
+pointed at ``data_root`` (each accepts the dataset's folder or its parent) and a missing
+dataset is an error naming the folder it looked in. Nothing is ever downloaded.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .common import FaceData, ReIDData
+from .readers import PUBLISHED_COUNTS, load, observed_counts
+from .synthetic import PRESETS, SyntheticConfig, ensure_synthetic
+
+DATASETS = ("market1501", "partial_reid", "partial_ilids", "lfw", "casia_webface")
+
+
+def dataset_root(source: str, data_root: str | Path | None = None, cache_dir: str | Path | None = None,
+                 synthetic: dict | None = None, progress: bool = True) -> Path:
+    """The folder every reader is pointed at for this run."""
+    if source == "synthetic":
+        cfg = synthetic_config(synthetic or {})
+        return Path(ensure_synthetic(cache_dir, cfg, progress=progress))
+    if source == "real":
+        if not data_root:
+            raise ValueError("source='real' needs data_root: the folder holding the downloaded datasets")
+        root = Path(data_root).expanduser()
+        if not root.is_dir():
+            raise FileNotFoundError(f"{root}: expected the folder holding the real datasets; found no such folder")
+        return root
+    raise ValueError(f"source must be 'synthetic' or 'real'; got {source!r}")
+
+
+def synthetic_config(spec: dict) -> SyntheticConfig:
+    """A :class:`SyntheticConfig` from a profile's ``synthetic`` table: an optional
+    ``preset`` ("smoke" or "synthetic") and any fields to change."""
+    spec = dict(spec)
+    preset = spec.pop("preset", "synthetic")
+    if preset not in PRESETS:
+        raise ValueError(f"unknown synthetic preset {preset!r}; known: {sorted(PRESETS)}")
+    return SyntheticConfig.from_dict({**PRESETS[preset].to_dict(), **spec})
+
+
+def load_datasets(root: str | Path, names=DATASETS) -> dict[str, ReIDData | FaceData]:
+    return {n: load(n, root) for n in names}
+
+
+def counts_table(datasets: dict[str, ReIDData | FaceData]):
+    """A pandas DataFrame: one row per dataset and quantity, the kit's count beside the published one."""
+    import pandas as pd
+
+    rows = []
+    for name, data in datasets.items():
+        seen = observed_counts(data)
+        for key, published in PUBLISHED_COUNTS.get(name, {}).items():
+            rows.append({"dataset": name, "quantity": key, "found": seen.get(key), "published": published})
+    return pd.DataFrame(rows)
