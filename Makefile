@@ -24,14 +24,15 @@ $(VENV)/.installed: pyproject.toml
 reproduce: install
 	$(PY) -m ppcl.reproduce --profile $(PROFILE) --out $(OUT)
 
-## Unit tests, then every notebook re-executed under the smoke profile by nbval.
+## Unit tests, then every notebook re-executed under the smoke profile by nbval (in a fresh run folder).
 test: install
-	PPCL_PROFILE=smoke $(PY) -m pytest tests notebooks --nbval --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider
+	@out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; \
+	PPCL_PROFILE=smoke PPCL_OUT=$$out $(PY) -m pytest tests notebooks --nbval --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider
 
 ## Re-execute the committed notebooks in place under the smoke profile (their stored outputs).
 notebooks: install
-	cd notebooks && for nb in [0-9]*.ipynb; do \
-	  PPCL_PROFILE=smoke ../$(PY) -m jupyter nbconvert --to notebook --execute --inplace $$nb || exit 1; done
+	@out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; cd notebooks && for nb in [0-9]*.ipynb; do \
+	  PPCL_PROFILE=smoke PPCL_OUT=$$out ../$(PY) -m jupyter nbconvert --to notebook --execute --inplace $$nb || exit 1; done
 
 benchmark: install
 	$(PY) benchmarks/run.py

@@ -56,3 +56,19 @@ def counts_table(datasets: dict[str, ReIDData | FaceData]):
         for key, published in PUBLISHED_COUNTS.get(name, {}).items():
             rows.append({"dataset": name, "quantity": key, "found": seen.get(key), "published": published})
     return pd.DataFrame(rows)
+
+
+def partial_ground_truth(root: str | Path, dataset: str) -> dict[str, dict] | None:
+    """For the kit's synthetic sets: each partial image's true t, side and holistic source,
+    keyed by absolute image path. ``None`` for real data (it has no such ground truth)."""
+    import json
+
+    meta = Path(root) / "synthetic_meta.json"
+    if not meta.is_file():
+        return None
+    entries = json.loads(meta.read_text()).get("partial", [])
+    return {
+        str(Path(root) / e["path"]): {"t": e["t"], "side": e["side"], "source": str(Path(root) / e["source"])}
+        for e in entries
+        if e["dataset"] == dataset
+    }

@@ -73,3 +73,24 @@ def glrec_metrics(t_pred: Tensor, eta: Tensor, t_true: Tensor, is_partial: Tenso
                             "gate_accuracy": float(correct[m].mean()), "mean_iou": float(iou[m].mean())})
     out["by_side"], out["by_area"] = by_side, by_area
     return out
+
+
+def metrics_on_test_set(model: GLRec, partial: Sequence[Record], holistic: Sequence[Record], truth: dict[str, dict] | None) -> dict:
+    """GLRec on a partial re-ID test set: gate accuracy over its partial and holistic images,
+    and, where the true t is known (the kit's synthetic sets), layout IoU on the partial ones."""
+    from .engine import load_images
+
+    size = tuple(model.cfg.input_size)
+    x = torch.cat([load_images(partial, size), load_images(holistic, size)])
+    t_pred, eta = predict_layouts(model, x)
+    is_p = torch.cat([torch.ones(len(partial)), torch.zeros(len(holistic))])
+    if truth is not None:
+        t_true = torch.tensor([truth[r.path]["t"] for r in partial] + [[1.0, 1.0, 0.0, 0.0]] * len(holistic))
+        sides = [truth[r.path]["side"] for r in partial] + ["whole"] * len(holistic)
+        out = glrec_metrics(t_pred, eta, t_true, is_p, sides)
+    else:
+        correct = ((eta >= 0.5).float() == is_p).float()
+        out = {"gate_accuracy": float(correct.mean()), "gate_accuracy_partial": float(correct[: len(partial)].mean()),
+               "gate_accuracy_holistic": float(correct[len(partial):].mean()), "mean_iou": float("nan"), "n": len(x)}
+    out["t_pred"], out["eta"] = t_pred, eta
+    return out
