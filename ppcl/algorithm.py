@@ -13,8 +13,18 @@ For a PK batch X of holistic images (labels for L_F):
    IoU and containment below beta;
 8. L = L_F + lam_cyc * L_cyc + lam_tri * L_tri (Eqs. 6 and 13; L_R too if GLRec trains).
 
-``lam_cyc = 0`` or ``lam_tri = 0`` gives the single-constraint ablations of Table 1a, and with
-both zero only F trains (the Resize baseline's recipe on the same data and budget).
+**Where the paper is silent.** L_F is "determined by the specific task"; the kit applies it to
+the holistic images *and* to their partial views (the anchor region of x^r, pooled), with the
+identity labels of the batch, so F learns to describe a rectified partial image in the same
+space as a holistic one. The baselines get the same budget through ``partial_input``:
+
+* ``"rectify"`` — the partial views are GLRec's x^r (the +R recipe, and PPCL's);
+* ``"resize"`` — the partial views are the crops resized to the full input (the Resize recipe;
+  Pad is evaluated on the same F);
+* ``None`` — holistic images only (a plain re-ID step, for the cost benchmark).
+
+``lam_cyc = 0`` or ``lam_tri = 0`` gives the single-constraint ablations of Table 1a; both zero
+trains no CRLoc.
 """
 from __future__ import annotations
 
@@ -42,6 +52,7 @@ class PPCLLossConfig:
     sides: tuple[str, ...] = SIDES
     grid: int = 20
     train_glrec: bool = False
+    partial_input: str | None = "rectify"  # "rectify" | "resize" | None (see the module docstring)
 
 
 class Algorithm1(nn.Module):
@@ -64,30 +75,40 @@ class Algorithm1(nn.Module):
     def forward(self, x: Tensor, pids: Tensor, generator: torch.Generator) -> dict[str, Tensor]:
         cfg, model = self.cfg, self.model
         b = x.shape[0]
-        use_l = cfg.lam_cyc > 0 or cfg.lam_tri > 0
+        use_l = (cfg.lam_cyc > 0 or cfg.lam_tri > 0) and cfg.partial_input == "rectify"
+        if (cfg.lam_cyc > 0 or cfg.lam_tri > 0) and cfg.partial_input != "rectify":
+            raise ValueError(f"CRLoc's constraints need partial_input='rectify'; got {cfg.partial_input!r}")
         terms: dict[str, Tensor] = {}
-        # Line 7 with F(Y) as a permutation of F(X). L_F on the holistic images.
-        if use_l:
-            x_p, t_src, _, _ = simulate_partial_batch(x, generator, 1.0, cfg.area, cfg.sides)
-            if cfg.train_glrec:
-                model.glrec.train()
-                t_pred, logit = model.glrec(x_p)
-                terms["L_R"] = glrec_loss(t_pred, logit, t_src, torch.ones(b, device=x.device))["loss"]
-            model.glrec.eval()
-            rect = model.glrec.rectify(x_p, out_size=model.input_size)
-            h = model.backbone(torch.cat([rect["x_r"], x]))
-            h_r, h_x = h[:b], h[b:]
-        else:
+        loc = model.crloc
+        if cfg.partial_input is None:
             h_x = model.backbone(x)
-        g = gap(h_x)
-        terms["L_F_ce"] = cross_entropy(model.backbone.logits(g), pids, cfg.label_smoothing)
-        terms["L_F_tri"] = batch_hard_triplet(g, pids, cfg.triplet_margin)
+            g, labels = gap(h_x), pids
+        else:
+            # Line 5: every image gets a partial view with known region t_src.
+            x_p, t_src, _, _ = simulate_partial_batch(x, generator, 1.0, cfg.area, cfg.sides)
+            if cfg.partial_input == "rectify":  # line 6 (Eq. 2)
+                if cfg.train_glrec:
+                    model.glrec.train()
+                    t_pred, logit = model.glrec(x_p)
+                    terms["L_R"] = glrec_loss(t_pred, logit, t_src, torch.ones(b, device=x.device))["loss"]
+                model.glrec.eval()
+                rect = model.glrec.rectify(x_p, out_size=model.input_size)
+                x_v, t_v = rect["x_r"], rect["t"]
+            elif cfg.partial_input == "resize":
+                x_v, t_v = x_p, torch.tensor([1.0, 1.0, 0.0, 0.0], device=x.device).expand(b, 4)
+            else:
+                raise ValueError(f"partial_input must be 'rectify', 'resize' or None; got {cfg.partial_input!r}")
+            # Line 7: one pass of F over [x^r; x]; F(Y) will be a permutation of F(X).
+            h = model.backbone(torch.cat([x_v, x]))
+            h_r, h_x = h[:b], h[b:]
+            anchor = loc.cut(h_r, t_v.to(h_r.dtype))  # the partial view's own region
+            g, labels = torch.cat([gap(anchor), gap(h_x)]), torch.cat([pids, pids])
+        terms["L_F_ce"] = cross_entropy(model.backbone.logits(g), labels, cfg.label_smoothing)
+        terms["L_F_tri"] = batch_hard_triplet(g, labels, cfg.triplet_margin)
         loss = terms["L_F_ce"] + terms["L_F_tri"] + terms.get("L_R", 0.0)
         if use_l:
             perm = torch.randperm(b, generator=generator).to(x.device)
             h_y = h_x[perm]
-            loc = model.crloc
-            anchor = loc.cut(h_r, rect["t"].to(h_r.dtype))
             box_xy, _ = loc(anchor, h_y)  # Eq. 4
             pos = loc.cut(h_y, box_xy)
             if cfg.lam_cyc > 0:
@@ -172,3 +193,28 @@ def train_ppcl(
         net = DistributedDataParallel(objective, find_unused_parameters=True)
     return fit(net, ppcl_step(net), loader, opt, epochs, checkpoint, sched, device, seed=seed,
                on_epoch_end=on_epoch_end, desc="PPCL", progress=progress)
+
+
+def validation_callback(model: PPCL, val: dict, method: str, best_path=None, device="cpu"):
+    """An ``on_epoch_end`` for :func:`ppcl.train.fit`: rank-1 / mAP on a validation split of the
+    training identities (see :mod:`ppcl.evaluate.validation`), saving the best epoch's weights
+    to ``best_path``. Model selection never looks at a test set."""
+    from .evaluate.validation import validate
+    from .train import atomic_save
+
+    best = {"rank1": -1.0}
+    if best_path is not None:
+        from pathlib import Path
+
+        if Path(best_path).is_file():  # a resumed run keeps the best epoch it had
+            best["rank1"] = float(torch.load(best_path, map_location="cpu", weights_only=False).get("val_rank1", -1.0))
+
+    def on_epoch_end(epoch: int) -> dict:
+        r = validate(model, val, (method,), device=device)[method]
+        model.train()
+        if best_path is not None and r["rank1"] > best["rank1"]:
+            best["rank1"] = r["rank1"]
+            atomic_save({"arch": model.arch(), "model": model.state_dict(), "epoch": epoch, "val_rank1": r["rank1"]}, best_path)
+        return {"val_rank1": r["rank1"], "val_mAP": r["mAP"]}
+
+    return on_epoch_end

@@ -128,8 +128,15 @@ def test_ablation_weights_drop_their_terms():
     x, y = torch.randn(8, 3, 32, 16), torch.arange(4).repeat_interleave(2)
     only_cyc = Algorithm1(m, PPCLLossConfig(lam_tri=0))(x, y, torch.Generator().manual_seed(0))
     assert "L_tri" not in only_cyc and "L_cyc" in only_cyc
-    plain = Algorithm1(m, PPCLLossConfig(lam_cyc=0, lam_tri=0))(x, y, torch.Generator().manual_seed(0))
-    assert set(plain) == {"L_F_ce", "L_F_tri", "loss"}
+    rplus = Algorithm1(m, PPCLLossConfig(lam_cyc=0, lam_tri=0))(x, y, torch.Generator().manual_seed(0))
+    assert set(rplus) == {"L_F_ce", "L_F_tri", "loss"}
+    calls = []
+    m.backbone.register_forward_hook(lambda mod, inp, out: calls.append(inp[0].shape[0]))
+    Algorithm1(m, PPCLLossConfig(lam_cyc=0, lam_tri=0, partial_input="resize"))(x, y, torch.Generator().manual_seed(0))
+    Algorithm1(m, PPCLLossConfig(lam_cyc=0, lam_tri=0, partial_input=None))(x, y, torch.Generator().manual_seed(0))
+    assert calls == [16, 8]  # the Resize recipe sees 2B images, the plain step B
+    with pytest.raises(ValueError, match="partial_input='rectify'"):
+        Algorithm1(m, PPCLLossConfig(partial_input="resize"))(x, y, torch.Generator().manual_seed(0))
 
 
 # ---- the pairwise engine -------------------------------------------------------------------

@@ -103,6 +103,7 @@ def encode(
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+    home = next(model.parameters()).device
     model.eval().to(device)
     maps, ts, etas = [], [], []
     for s in tqdm(range(0, len(images), batch_size), desc=f"encode {method}", leave=False, disable=not progress):
@@ -117,7 +118,9 @@ def encode(
         ts.append(t.float().cpu())
     maps_t, t_t = torch.cat(maps), torch.cat(ts)
     model.to("cpu")
-    return Encoded(maps_t, t_t, torch.cat(etas) if etas else None, region_descriptor(model, maps_t, t_t))
+    desc = region_descriptor(model, maps_t, t_t)
+    model.to(home)
+    return Encoded(maps_t, t_t, torch.cat(etas) if etas else None, desc)
 
 
 def global_distance(a: Encoded, b: Encoded) -> Tensor:
@@ -142,6 +145,7 @@ def crloc_pair_distance(
     box in the reference map; the distance is 1 - cos between the two regions' descriptors.
     Runs over pairs in chunks of ``chunk`` (one batched CRLoc call per chunk).
     """
+    home = next(model.parameters()).device
     loc = model.crloc.eval().to(device)
     neck = model.backbone.eval().to(device).embed
     patches = crop(anchors.maps, anchors.t, loc.cfg.patch_size)  # once per anchor
@@ -156,7 +160,7 @@ def crloc_pair_distance(
         out[s : s + chunk] = (1.0 - (a_desc[i] * r_desc).sum(-1)).cpu()
         if boxes is not None:
             boxes[s : s + chunk] = box.cpu()
-    model.to("cpu")
+    model.to(home)
     return (out, boxes) if return_boxes else out
 
 

@@ -57,23 +57,29 @@ def evaluate_partial(
 ) -> dict[str, dict]:
     """Every method on a partial set, both directions.
 
-    Returns ``{method: {"query": rank(...), "gallery": rank(...), "distmat": (P, H) tensor}}``
-    where the distance matrix is (partial, holistic). Feature maps are computed once per
-    image and shared between ``+R`` and ``+R+L`` and between the two directions.
+    Returns ``{method: {"query": rank(...), "gallery": rank(...), "distmat": (P, H) tensor,
+    "encoded": (partial, holistic) Encoded, "seconds": {"encode", "distance"}}}`` where the
+    distance matrix is (partial, holistic). Feature maps are computed once per image and
+    shared between ``+R`` and ``+R+L`` and between the two directions.
     """
+    import time
+
     require_no_cameras(data)
     out: dict[str, dict] = {}
-    cache: dict[str, tuple[Encoded, Encoded]] = {}
+    cache: dict[str, tuple[Encoded, Encoded, float]] = {}
     for m in methods:
         key = "+R" if m in ("+R", "+R+L") else m
         if key not in cache:
-            cache[key] = (
-                encode_records(model, data.query, m, device=device, progress=progress),
-                encode_records(model, data.gallery, "resize" if key == "pad" else m, device=device, progress=progress),
-            )
-        part, whole = cache[key]
+            t0 = time.perf_counter()
+            part = encode_records(model, data.query, m, device=device, progress=progress)
+            whole = encode_records(model, data.gallery, "resize" if key == "pad" else m, device=device, progress=progress)
+            cache[key] = (part, whole, time.perf_counter() - t0)
+        part, whole, enc_s = cache[key]
+        t0 = time.perf_counter()
         # The partial side anchors CRLoc in both directions; Table 3 transposes.
         d = distance_matrix(model, part, whole, m, anchor="query", topk=topk, device=device, progress=progress)
+        dist_s = time.perf_counter() - t0
         out[m] = {"query": partial_rank(d, data.query, data.gallery, "query"),
-                  "gallery": partial_rank(d, data.query, data.gallery, "gallery"), "distmat": d}
+                  "gallery": partial_rank(d, data.query, data.gallery, "gallery"), "distmat": d,
+                  "encoded": (part, whole), "seconds": {"encode": enc_s, "distance": dist_s}}
     return out

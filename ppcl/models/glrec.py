@@ -40,6 +40,24 @@ class GLRec(nn.Module):
         with torch.no_grad():
             self.head.bias.copy_(torch.tensor([*IDENTITY_T, 0.0]))
 
+    @classmethod
+    def from_checkpoint(cls, path) -> "GLRec":
+        """The GLRec a checkpoint was saved from (notebook 02's ``glrec.pt``), weights loaded."""
+        from pathlib import Path
+
+        from ..train import load_checkpoint
+
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: expected GLRec's checkpoint (run notebook 02 first); found no such file")
+        arch = torch.load(path, map_location="cpu", weights_only=False).get("arch", {})
+        if arch.get("model") != "GLRec":
+            raise ValueError(f"{path}: expected a GLRec checkpoint; found one of {arch.get('model')!r}")
+        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in arch.items() if k != "model"}
+        model = cls(GLRecConfig(**fields))
+        load_checkpoint(path, model)
+        return model.eval()
+
     def arch(self) -> dict:
         """What a checkpoint must match to be loaded into this model."""
         return {"model": "GLRec", **asdict(self.cfg)}
