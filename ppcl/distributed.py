@@ -26,8 +26,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--glrec", help="GLRec checkpoint from notebook 02 (default: identity-initialised)")
     ap.add_argument("--out", required=True, help="checkpoint path (resumed if it exists)")
     ap.add_argument("--epochs", type=int, default=1)
-    ap.add_argument("--p", type=int, default=16)
-    ap.add_argument("--k", type=int, default=4)
+    ap.add_argument("--ids-per-batch", type=int, default=16, help="P of PK sampling")
+    ap.add_argument("--images-per-id", type=int, default=4, help="K of PK sampling")
     ap.add_argument("--lr", type=float, default=3.5e-4)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.glrec:
         load_checkpoint(args.glrec, model.glrec)
     loss_cfg = PPCLLossConfig(**cfg.get("loss", {}))
-    train_ppcl(model, data.train, args.epochs, args.out, p=args.p, k=args.k, lr=args.lr, loss_cfg=loss_cfg,
+    train_ppcl(model, data.train, args.epochs, args.out, p=args.ids_per_batch, k=args.images_per_id, lr=args.lr, loss_cfg=loss_cfg,
                seed=args.seed, device=device, rank=rank, world_size=world, ddp=world > 1, progress=rank == 0)
     checksum = sum(float(p.detach().double().sum()) for p in model.parameters())
     print(f"rank {rank}/{world} finished: parameter checksum {checksum:.10e}", flush=True)
