@@ -134,7 +134,7 @@ def crloc_pair_distance(
     anchors: Encoded,
     refs: Encoded,
     pairs: Tensor,
-    chunk: int = 2048,
+    chunk: int = 512,
     device: torch.device | str = "cpu",
     progress: bool = False,
     return_boxes: bool = False,
@@ -171,7 +171,7 @@ def distance_matrix(
     method: str,
     anchor: str = "query",
     topk: int | None = None,
-    chunk: int = 2048,
+    chunk: int = 512,
     device: torch.device | str = "cpu",
     progress: bool = False,
 ) -> Tensor:
