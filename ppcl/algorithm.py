@@ -53,6 +53,7 @@ class PPCLLossConfig:
     grid: int = 20
     train_glrec: bool = False
     partial_input: str | None = "rectify"  # "rectify" | "resize" | None (see the module docstring)
+    triplet_trains_F: bool = True  # False: PP-Triplet's gradient reaches only CRLoc's boxes, not F's features
 
 
 class Algorithm1(nn.Module):
@@ -116,9 +117,15 @@ class Algorithm1(nn.Module):
                 terms["L_cyc"] = pp_cycle(box_yx, t_src, self.points)
                 loss = loss + cfg.lam_cyc * terms["L_cyc"]
             if cfg.lam_tri > 0:
-                neg_box, ok = sample_negative_boxes(box_xy, generator, cfg.beta, loc.cfg.min_scale)
-                neg = loc.cut(h_y, neg_box)
-                terms["L_tri"] = pp_triplet(gap(anchor), gap(pos), gap(neg), cfg.alpha, ok.to(anchor.dtype))
+                if cfg.triplet_trains_F:
+                    feats_y, a, box_t, pos_t = h_y, anchor, box_xy, pos
+                else:  # the same Eq. 4 on detached features: the gradient reaches CRLoc only
+                    feats_y, a = h_y.detach(), anchor.detach()
+                    box_t, _ = loc(a, feats_y)
+                    pos_t = loc.cut(feats_y, box_t)
+                neg_box, ok = sample_negative_boxes(box_t, generator, cfg.beta, loc.cfg.min_scale)
+                neg = loc.cut(feats_y, neg_box)
+                terms["L_tri"] = pp_triplet(gap(a), gap(pos_t), gap(neg), cfg.alpha, ok.to(anchor.dtype))
                 loss = loss + cfg.lam_tri * terms["L_tri"]
         terms["loss"] = loss
         return terms

@@ -30,6 +30,7 @@ def train_variant(
     lam_tri: float,
     partial_input: str | None = "rectify",
     seed: int = 0,
+    triplet_trains_F: bool = True,
     device: torch.device | None = None,
     progress: bool = True,
 ) -> tuple[PPCL, History]:
@@ -42,7 +43,8 @@ def train_variant(
 
         load_imagenet_weights(model.backbone.trunk, backbone["depth"], cfg.get("weights"))
     loss_cfg = PPCLLossConfig(lam_cyc=lam_cyc, lam_tri=lam_tri, beta=cfg["beta"], alpha=cfg["alpha"],
-                              label_smoothing=cfg["label_smoothing"], area=tuple(cfg["area"]), partial_input=partial_input)
+                              label_smoothing=cfg["label_smoothing"], area=tuple(cfg["area"]), partial_input=partial_input,
+                              triplet_trains_F=triplet_trains_F)
     checkpoints = Path(checkpoints)
     from .train import default_device
 

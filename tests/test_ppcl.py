@@ -179,3 +179,12 @@ def test_topk_reranks_only_the_top_of_the_global_ranking():
         assert (top[i, rest] > top[i, idx[i]].max()).all()  # non-re-ranked stay behind
     pairs = torch.tensor([[0, 0], [3, 8]])
     assert torch.allclose(crloc_pair_distance(m, q, g, pairs), full[[0, 3], [0, 8]], atol=1e-6)
+
+
+def test_pp_triplet_can_be_kept_off_the_backbone():
+    m = tiny_ppcl()
+    x, y = torch.randn(8, 3, 32, 16), torch.arange(4).repeat_interleave(2)
+    terms = Algorithm1(m, PPCLLossConfig(lam_cyc=0, triplet_trains_F=False))(x, y, torch.Generator().manual_seed(0))
+    terms["L_tri"].backward()
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in m.backbone.parameters())
+    assert m.crloc.fc.weight.grad.abs().sum() > 0
