@@ -28,16 +28,24 @@ trains no CRLoc.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
+from torch.utils.data import DataLoader
 
+from .data.datasets import ImageDataset
 from .data.partial import SIDES, simulate_partial_batch
+from .data.samplers import PKSampler
+from .data.transforms import reid_train_transform
+from .evaluate.validation import validate
 from .geometry import grid_points
 from .losses import batch_hard_triplet, cross_entropy, glrec_loss, pp_cycle, pp_triplet, sample_negative_boxes
 from .models.backbone import gap
 from .models.ppcl import PPCL
+from .train import atomic_save, fit
 
 
 @dataclass(frozen=True)
@@ -168,13 +176,6 @@ def train_ppcl(
     ``rank``/``world_size`` and ``ddp=True``: the PK sampler splits the batches and F and L are
     wrapped in DistributedDataParallel.
     """
-    from torch.utils.data import DataLoader
-
-    from .data.datasets import ImageDataset
-    from .data.samplers import PKSampler
-    from .data.transforms import reid_train_transform
-    from .train import fit
-
     ds = ImageDataset(records, reid_train_transform(model.input_size, erase=erase), preload=preload)
     sampler = PKSampler(ds.pids, p, k, seed=seed, rank=rank, world_size=world_size)
     loader = DataLoader(ds, batch_sampler=sampler, num_workers=num_workers)
@@ -184,8 +185,6 @@ def train_ppcl(
     opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
 
     def lr_at(e: int) -> float:
-        import math
-
         if e < warmup_epochs:
             return (e + 1) / (warmup_epochs + 1)
         span = max(epochs - warmup_epochs, 1)
@@ -206,13 +205,8 @@ def validation_callback(model: PPCL, val: dict, method: str, best_path=None, dev
     """An ``on_epoch_end`` for :func:`ppcl.train.fit`: rank-1 / mAP on a validation split of the
     training identities (see :mod:`ppcl.evaluate.validation`), saving the best epoch's weights
     to ``best_path``. Model selection never looks at a test set."""
-    from .evaluate.validation import validate
-    from .train import atomic_save
-
     best = {"rank1": -1.0}
     if best_path is not None:
-        from pathlib import Path
-
         if Path(best_path).is_file():  # a resumed run keeps the best epoch it had
             best["rank1"] = float(torch.load(best_path, map_location="cpu", weights_only=False).get("val_rank1", -1.0))
 

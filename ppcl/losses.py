@@ -5,6 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .geometry import box_containment, box_iou, map_points, t_to_box
+
 
 def glrec_loss(t_pred: Tensor, gate_logit: Tensor, t_true: Tensor, is_partial: Tensor, gate_weight: float = 1.0) -> dict[str, Tensor]:
     """L_R of Eq. 1 (squared error of the 4 transform numbers, summed over them, averaged over
@@ -40,8 +42,6 @@ def batch_hard_triplet(feats: Tensor, labels: Tensor, margin: float = 0.3) -> Te
 def grid_loss(t_pred: Tensor, t_target: Tensor, points: Tensor) -> Tensor:
     """Rocco et al.'s transformed-grid loss: mean squared distance between the points of a
     fixed grid mapped by the predicted and by the target transform (both in t form)."""
-    from .geometry import map_points
-
     return ((map_points(t_pred, points) - map_points(t_target, points)) ** 2).sum(-1).mean()
 
 
@@ -83,8 +83,6 @@ def sample_negative_boxes(
 
     Returns ``(negatives (N, 4), valid (N,) bool)``.
     """
-    from .geometry import box_containment, box_iou, t_to_box
-
     n = positive.shape[0]
     pos_box = t_to_box(positive.detach())
     out = positive.detach().clone()

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+import torchvision.transforms.functional as TF
 from torch import Tensor
 from tqdm.auto import tqdm
 
@@ -34,19 +35,10 @@ from ..models.ppcl import PPCL
 METHODS = ("pad", "resize", "+R", "+R+L")
 
 
-def _normalize_img(x: Tensor) -> Tensor:
-    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
-    return (x - mean) / std
-
-
 def pil_to_tensor(img, size: tuple[int, int], mode: str = "resize") -> Tensor:
     """A PIL image to a normalised ``(3, H, W)`` tensor: resized, or zero-padded to the
     target aspect (centred) and then resized (the ``pad`` baseline)."""
-    import numpy as np
-
-    x = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).permute(2, 0, 1)
-    x = _normalize_img(x)
+    x = TF.normalize(TF.to_tensor(img), IMAGENET_MEAN, IMAGENET_STD)
     if mode == "pad":
         h, w = x.shape[-2:]
         th, tw = size
