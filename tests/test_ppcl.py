@@ -4,11 +4,11 @@ import pytest
 import torch
 
 from ppcl.algorithm import Algorithm1, PPCLLossConfig
-from ppcl.evaluate.engine import Encoded, crloc_pair_distance, distance_matrix, encode, region_descriptor
+from ppcl.evaluate.engine import BEHIND, Encoded, crloc_pair_distance, distance_matrix, encode, fuse_distances, region_descriptor
 from ppcl.geometry import box_containment, box_iou, crop, grid_points, t_to_box
 from ppcl.losses import batch_hard_triplet, pp_cycle, pp_triplet, sample_negative_boxes
 from ppcl.models.backbone import BackboneConfig, ReIDBackbone
-from ppcl.models.crloc import CRLoc, CRLocConfig, correlation
+from ppcl.models.crloc import CRLoc, CRLocConfig, centroid, correlation
 from ppcl.models.glrec import GLRec, GLRecConfig
 from ppcl.models.ppcl import PPCL
 
@@ -49,6 +49,33 @@ def test_crloc_boxes_stay_inside_the_map_and_get_gradients():
     assert loc.fc.weight.grad.abs().sum() > 0 and q.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="query patch must be"):
         loc(torch.randn(1, 16, 3, 3), r[:1])
+
+
+def test_centroid_of_hand_worked_correlations():
+    c = torch.zeros(2, 2, 4, 2)
+    c[0, :, 0, 1] = 1.0  # all mass in the top row, right column: cell centre (0.5, -0.75)
+    c[1, 0, 3, 0] = 1.0  # query position 0 matches bottom-left (-0.5, 0.75) ...
+    c[1, 1, 0, 0] = 1.0  # ... position 1 top-left (-0.5, -0.75): mean (-0.5, 0)
+    assert torch.allclose(centroid(c), torch.tensor([[0.5, -0.75], [-0.5, 0.0]]))
+
+
+@pytest.mark.parametrize("locator", ["centroid", "free"])
+def test_the_centroid_locator_follows_the_match_and_the_free_one_need_not(locator):
+    """The property that rules out PP-Cycle's mirror solution: an untrained centroid locator
+    already puts the box where the query patch matches, on the correct side."""
+    torch.manual_seed(0)
+    loc = CRLoc(CRLocConfig(patch_size=(4, 2), channels=(8, 8, 8), locator=locator)).eval()
+    ref = torch.randn(1, 32, 8, 4)
+    top, bottom = torch.tensor([[1.0, 0.5, 0.0, -0.5]]), torch.tensor([[1.0, 0.5, 0.0, 0.5]])
+    with torch.no_grad():
+        y_top = loc(crop(ref, top, (4, 2)), ref)[0][0, 3]
+        y_bottom = loc(crop(ref, bottom, (4, 2)), ref)[0][0, 3]
+    if locator == "centroid":
+        assert y_top < -0.25 and y_bottom > 0.25
+    else:  # near-constant at initialisation: which way it learns to go is left to training
+        assert abs(y_top - y_bottom) < 0.05
+    with pytest.raises(ValueError, match="locator must be"):
+        CRLoc(CRLocConfig(locator="argmax"))
 
 
 # ---- PP-Cycle (Eq. 11) ---------------------------------------------------------------------
@@ -188,3 +215,15 @@ def test_pp_triplet_can_be_kept_off_the_backbone():
     terms["L_tri"].backward()
     assert all(p.grad is None or p.grad.abs().sum() == 0 for p in m.backbone.parameters())
     assert m.crloc.fc.weight.grad.abs().sum() > 0
+
+
+def test_fusion_adds_the_global_distance_and_keeps_left_out_pairs_behind():
+    d0 = torch.tensor([[0.1, 0.5, 0.9], [0.8, 0.2, 0.4]])
+    region = torch.tensor([[0.6, 0.3, 0.9 + BEHIND], [0.7, 0.1, 0.4 + BEHIND]])  # a top-2 re-ranking
+    assert torch.equal(fuse_distances(region, d0, 0.0), region)
+    fused = fuse_distances(region, d0, 2.0)
+    assert torch.allclose(fused[:, :2], torch.tensor([[0.8, 1.3], [2.3, 0.5]]))
+    assert (fused[:, 2] > 2 + 2 * 2).all()  # beyond any fused distance (region <= 2, d0 <= 2)
+    assert fused[0].argsort().tolist() == [0, 1, 2] and fused[1].argsort().tolist() == [1, 0, 2]
+    with pytest.raises(ValueError, match=">= 0"):
+        fuse_distances(region, d0, -1.0)

@@ -10,6 +10,9 @@ Methods (Table 1a):
   region locates its corresponding region in the other image, and the pair's distance is
   between those two regions only (§3.4). Optionally only the top-K of the ``+R`` ranking
   are re-ranked this way.
+* ``+R+L+G`` — the kit's option, not the paper's: ``+R+L``'s region distance plus ``fuse``
+  times the ``+R`` distance, ``fuse`` chosen on a validation split
+  (:func:`ppcl.evaluate.validation.fusion_weight`); ``fuse = 0`` is ``+R+L``.
 
 Descriptors are BNNeck'd GAP features, L2-normalised; distances are cosine (1 - cos).
 Feature maps are computed once per image and reused by every pair; the pairwise step runs
@@ -32,7 +35,9 @@ from ..geometry import crop, identity_t
 from ..models.backbone import gap
 from ..models.ppcl import PPCL
 
-METHODS = ("pad", "resize", "+R", "+R+L")
+METHODS = ("pad", "resize", "+R", "+R+L", "+R+L+G")
+PAIRWISE = ("+R+L", "+R+L+G")  # methods that run CRLoc per pair (on +R's feature maps)
+BEHIND = 4.0  # added to entries a top-K re-ranking leaves out: beyond any cosine distance
 
 
 def pil_to_tensor(img, size: tuple[int, int], mode: str = "resize") -> Tensor:
@@ -91,7 +96,7 @@ def encode(
 ) -> Encoded:
     """Feature maps (on the CPU) for ``images`` already prepared at the backbone's input size.
 
-    For ``pad``/``resize`` the images go straight into F; for ``+R``/``+R+L`` GLRec first.
+    For ``pad``/``resize`` the images go straight into F; for ``+R`` and the pairwise methods GLRec first.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
@@ -100,7 +105,7 @@ def encode(
     maps, ts, etas = [], [], []
     for s in tqdm(range(0, len(images), batch_size), desc=f"encode {method}", leave=False, disable=not progress):
         x = images[s : s + batch_size].to(device)
-        if method in ("+R", "+R+L"):
+        if method in ("+R", *PAIRWISE):
             r = model.glrec.rectify(x, out_size=model.input_size)
             x, t, eta = r["x_r"], r["t"], r["eta"]
             etas.append(eta.cpu())
@@ -166,12 +171,14 @@ def distance_matrix(
     chunk: int = 512,
     device: torch.device | str = "cpu",
     progress: bool = False,
+    fuse: float = 0.0,
 ) -> Tensor:
-    """``(Q, G)`` distances for ``method``. For ``+R+L``, ``anchor`` names the partial side
-    (the query in Table 2, the gallery in Table 3) and ``topk`` re-ranks only each query's
-    top-K of the ``+R`` ranking (the rest keep their order, behind them)."""
+    """``(Q, G)`` distances for ``method``. For the pairwise methods, ``anchor`` names the
+    partial side (the query in Table 2, the gallery in Table 3) and ``topk`` re-ranks only each
+    query's top-K of the ``+R`` ranking (the rest keep their order, behind them); ``+R+L+G``
+    adds ``fuse`` times the ``+R`` distance (:func:`fuse_distances`)."""
     d0 = global_distance(query, gallery)
-    if method != "+R+L":
+    if method not in PAIRWISE:
         return d0
     if anchor not in ("query", "gallery"):
         raise ValueError(f"anchor must be 'query' or 'gallery'; got {anchor!r}")
@@ -186,6 +193,16 @@ def distance_matrix(
         d = crloc_pair_distance(model, query, gallery, torch.stack([qi, gi], 1), chunk, device, progress)
     else:
         d = crloc_pair_distance(model, gallery, query, torch.stack([gi, qi], 1), chunk, device, progress)
-    out = d0 + 4.0  # beyond any cosine distance: non-re-ranked entries stay behind, in +R order
+    out = d0 + BEHIND  # non-re-ranked entries stay behind, in +R order
     out[qi, gi] = d
-    return out
+    return fuse_distances(out, d0, fuse) if method == "+R+L+G" else out
+
+
+def fuse_distances(region: Tensor, d0: Tensor, weight: float) -> Tensor:
+    """``+R+L+G`` from a ``+R+L`` matrix and the ``+R`` one: ``region + weight * d0`` where the
+    pair was re-ranked; entries a top-K left out (marked ``d0 + BEHIND``) stay behind every
+    fused one, in ``+R`` order. ``weight = 0`` returns ``region`` unchanged."""
+    if weight < 0:
+        raise ValueError(f"the fusion weight must be >= 0; got {weight}")
+    left_out = region >= BEHIND
+    return torch.where(left_out, d0 + BEHIND * (1 + weight), region + weight * d0)

@@ -15,7 +15,7 @@ from torch import Tensor
 
 from ..data.common import ReIDData, Record
 from ..models.ppcl import PPCL
-from .engine import METHODS, Encoded, distance_matrix, encode, load_images
+from .engine import METHODS, PAIRWISE, Encoded, distance_matrix, encode, fuse_distances, load_images
 from .rank import rank
 
 
@@ -54,8 +54,12 @@ def evaluate_partial(
     topk: int | None = None,
     device: torch.device | str = "cpu",
     progress: bool = False,
+    fuse: float | None = None,
 ) -> dict[str, dict]:
     """Every method on a partial set, both directions.
+
+    ``+R+L+G`` needs ``fuse`` (from :func:`ppcl.evaluate.validation.fusion_weight`, never from
+    a test set); it reuses ``+R+L``'s pairwise distances, so CRLoc runs once per pair.
 
     Returns ``{method: {"query": rank(...), "gallery": rank(...), "distmat": (P, H) tensor,
     "encoded": (partial, holistic) Encoded, "seconds": {"encode", "distance"}}}`` where the
@@ -65,10 +69,14 @@ def evaluate_partial(
     import time
 
     require_no_cameras(data)
+    if "+R+L+G" in methods and fuse is None:
+        raise ValueError("+R+L+G needs the fusion weight `fuse` (choose it on a validation split)")
     out: dict[str, dict] = {}
+    region: Tensor | None = None  # +R+L's pairwise distances, shared with +R+L+G
+    region_s = 0.0
     cache: dict[str, tuple[Encoded, Encoded, float]] = {}
     for m in methods:
-        key = "+R" if m in ("+R", "+R+L") else m
+        key = "+R" if m in ("+R", *PAIRWISE) else m
         if key not in cache:
             t0 = time.perf_counter()
             part = encode_records(model, data.query, m, device=device, progress=progress)
@@ -77,8 +85,16 @@ def evaluate_partial(
         part, whole, enc_s = cache[key]
         t0 = time.perf_counter()
         # The partial side anchors CRLoc in both directions; Table 3 transposes.
-        d = distance_matrix(model, part, whole, m, anchor="query", topk=topk, device=device, progress=progress)
-        dist_s = time.perf_counter() - t0
+        if m in PAIRWISE:
+            if region is None:
+                region = distance_matrix(model, part, whole, "+R+L", anchor="query", topk=topk, device=device, progress=progress)
+                region_s = time.perf_counter() - t0
+                t0 = time.perf_counter()
+            d = region if m == "+R+L" else fuse_distances(region, distance_matrix(model, part, whole, "+R"), fuse)
+            dist_s = region_s + time.perf_counter() - t0
+        else:
+            d = distance_matrix(model, part, whole, m, anchor="query", topk=topk, device=device, progress=progress)
+            dist_s = time.perf_counter() - t0
         out[m] = {"query": partial_rank(d, data.query, data.gallery, "query"),
                   "gallery": partial_rank(d, data.query, data.gallery, "gallery"), "distmat": d,
                   "encoded": (part, whole), "seconds": {"encode": enc_s, "distance": dist_s}}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .. import paper
 
-LABELS = {"pad": "Pad", "resize": "Resize", "+R": "+R", "+R+L": "PPCL (+R+L)"}
+LABELS = {"pad": "Pad", "resize": "Resize", "+R": "+R", "+R+L": "PPCL (+R+L)", "+R+L+G": "PPCL + global (kit)"}
 
 
 def partial_table(results: dict[str, dict[str, dict]], direction: str, run_label: str = "kit") -> "pd.DataFrame":
