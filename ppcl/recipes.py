@@ -57,3 +57,13 @@ def train_variant(
     if best.is_file():
         load_checkpoint(best, model)
     return model.to("cpu").eval(), history
+
+
+def best_epoch(history: History) -> dict:
+    """The epoch row with the highest validation rank-1 (ties: higher mAP, then earlier) —
+    the epoch whose weights :func:`train_variant` returns."""
+    rows = [e for e in history.epochs if "val_rank1" in e]
+    if not rows:
+        raise ValueError("the history has no validation rows (was it trained with a validation callback?)")
+    return max(rows, key=lambda e: (e["val_rank1"], e.get("val_mAP", 0.0), -e["epoch"]))
+

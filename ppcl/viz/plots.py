@@ -168,6 +168,28 @@ def cmc_curves(results: dict[str, dict], title: str = "CMC"):
     return fig
 
 
+def locator_scatter(agreement: dict, title: str = "box centre vs the true region's centre"):
+    """Predicted against true region centres (x and y) for CRLoc and GLRec, from
+    :func:`ppcl.evaluate.validation.locator_agreement`. On the diagonal is right; along the
+    anti-diagonal is PP-Cycle's mirror solution."""
+    fig, axes = plt.subplots(1, 2, figsize=(6, 3), sharey=True)
+    true = agreement["true"]
+    for ax, k, name in ((axes[0], 2, "x"), (axes[1], 3, "y")):
+        ax.plot([-1, 1], [-1, 1], color="0.7", lw=1)
+        ax.scatter(true[:, k], agreement["glrec"][:, k], s=8, color=BLUE, alpha=0.6, label="GLRec (no reference)")
+        ax.scatter(true[:, k], agreement["crloc"][:, k], s=8, color=RED, alpha=0.6,
+                   label=f"CRLoc (corr {agreement['corr_' + name]:+.2f})")
+        ax.set_xlabel(f"true centre {name}")
+        ax.set_xlim(-1, 1)
+        ax.set_ylim(-1, 1)
+        ax.set_title(name, fontsize=9)
+        ax.legend(fontsize=6, loc="upper left")
+    axes[0].set_ylabel("predicted centre")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def save_figure(fig, folder, name: str, dpi: int = 110):
     """Save ``fig`` as ``folder/name.png`` atomically (temp file, then rename); return the path."""
     import os
