@@ -1,9 +1,11 @@
 """Run the kit's notebooks headless, in order, under one profile (the README's main command).
 
     python -m ppcl.reproduce --profile synthetic [--out runs/synthetic] [--data-root DIR] [--only 01,02]
+                             [--set seed=1 --set ppcl.epochs=20 ...]
 
 Each notebook is executed by papermill with the profile's name and the run's folders as
-parameters; the executed copies go to ``<out>/notebooks/``, figures to ``<out>/figures/`` and
+parameters (``--set`` entries become the notebooks' ``overrides``, merged into the profile);
+the executed copies go to ``<out>/notebooks/``, figures to ``<out>/figures/`` and
 tables to ``<out>/tables/``. The run stops at the first failing notebook, naming it.
 """
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -25,12 +28,37 @@ def notebooks(only: list[str] | None = None, folder: Path = NOTEBOOKS) -> list[P
     return found
 
 
-def run(profile: str, out: Path, data_root: str = "", cache_dir: str = "", only: list[str] | None = None) -> int:
+def parse_overrides(items: list[str]) -> dict:
+    """``["seed=1", "ppcl.epochs=20", "ppcl.area=[0.2, 0.9]"]`` -> nested overrides; values are
+    TOML values (numbers, booleans, lists, quoted strings)."""
+    out: dict = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE (e.g. seed=1 or ppcl.epochs=20)")
+        try:
+            parsed = tomllib.loads(f"v = {value.strip()}")["v"]
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"--set {item!r}: expected a TOML value after '=' (quote strings); found {value!r} ({e})") from None
+        *parents, leaf = key.strip().split(".")
+        node = out
+        for p in parents:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"--set {item!r}: {p!r} was already given a value")
+        node[leaf] = parsed
+    return out
+
+
+def run(profile: str, out: Path, data_root: str = "", cache_dir: str = "", only: list[str] | None = None,
+        overrides: dict | None = None) -> int:
     import papermill as pm
 
     out = out.resolve()
     (out / "notebooks").mkdir(parents=True, exist_ok=True)
     params = {"profile": profile, "out_dir": str(out), "data_root": data_root}
+    if overrides:
+        params["overrides"] = overrides
     if cache_dir:
         params["cache_dir"] = str(Path(cache_dir).resolve())
     for nb in notebooks(only):
@@ -56,10 +84,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-root", default="", help="the real datasets (paper profile)")
     ap.add_argument("--cache-dir", default="", help="where synthetic sets are generated (default data/)")
     ap.add_argument("--only", help="comma-separated notebook numbers, e.g. 01,02")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a profile parameter (dotted keys, TOML values), e.g. --set seed=1")
     args = ap.parse_args(argv)
     out = args.out or Path("runs") / args.profile
     only = args.only.split(",") if args.only else None
-    return run(args.profile, out, args.data_root, args.cache_dir, only)
+    try:
+        overrides = parse_overrides(args.overrides)
+    except ValueError as e:
+        ap.error(str(e))
+    return run(args.profile, out, args.data_root, args.cache_dir, only, overrides)
 
 
 if __name__ == "__main__":
