@@ -213,7 +213,7 @@ def validation_callback(model: PPCL, val: dict, method: str, best_path=None, dev
     def on_epoch_end(epoch: int) -> dict:
         r = validate(model, val, (method,), device=device)[method]
         model.train()
-        if best_path is not None and r["rank1"] > best["rank1"]:
+        if best_path is not None and r["rank1"] > best["rank1"]:  # ties keep the earlier epoch (recipes.best_epoch)
             best["rank1"] = r["rank1"]
             atomic_save({"arch": model.arch(), "model": model.state_dict(), "epoch": epoch, "val_rank1": r["rank1"]}, best_path)
         return {"val_rank1": r["rank1"], "val_mAP": r["mAP"]}

@@ -60,10 +60,11 @@ def train_variant(
 
 
 def best_epoch(history: History) -> dict:
-    """The epoch row with the highest validation rank-1 (ties: higher mAP, then earlier) —
-    the epoch whose weights :func:`train_variant` returns."""
+    """The first epoch row with the highest validation rank-1: the rule
+    :func:`ppcl.algorithm.validation_callback` saves ``<name>_best.pt`` by, so this is the epoch
+    whose weights :func:`train_variant` returns."""
     rows = [e for e in history.epochs if "val_rank1" in e]
     if not rows:
         raise ValueError("the history has no validation rows (was it trained with a validation callback?)")
-    return max(rows, key=lambda e: (e["val_rank1"], e.get("val_mAP", 0.0), -e["epoch"]))
+    return max(rows, key=lambda e: (e["val_rank1"], -e["epoch"]))
 

@@ -50,9 +50,9 @@ def _hist(*rows) -> History:
     return History(epochs=[{"epoch": i, "val_rank1": r1, "val_mAP": m} for i, (r1, m) in enumerate(rows)])
 
 
-def test_best_epoch_prefers_rank1_then_map_then_the_earlier_epoch():
+def test_best_epoch_is_the_first_with_the_best_rank1_as_the_callback_saves():
     h = _hist((0.5, 0.4), (0.7, 0.5), (0.7, 0.6), (0.6, 0.9), (0.7, 0.6))
-    assert best_epoch(h)["epoch"] == 2
+    assert best_epoch(h)["epoch"] == 1  # a later tie with a higher mAP does not replace the saved weights
     with pytest.raises(ValueError, match="no validation rows"):
         best_epoch(History(epochs=[{"epoch": 0}]))
 
