@@ -15,7 +15,7 @@ from torch import Tensor
 
 from ..data.common import ReIDData, Record
 from ..models.ppcl import PPCL
-from .engine import METHODS, PAIRWISE, Encoded, distance_matrix, encode, fuse_distances, load_images
+from .engine import METHODS, PAIRWISE, Encoded, distance_matrix, encode, fuse_distances, global_distance, load_images
 from .rank import rank
 
 
@@ -90,7 +90,7 @@ def evaluate_partial(
                 region = distance_matrix(model, part, whole, "+R+L", anchor="query", topk=topk, device=device, progress=progress)
                 region_s = time.perf_counter() - t0
                 t0 = time.perf_counter()
-            d = region if m == "+R+L" else fuse_distances(region, distance_matrix(model, part, whole, "+R"), fuse)
+            d = region if m == "+R+L" else fuse_distances(region, global_distance(part, whole), fuse)
             dist_s = region_s + time.perf_counter() - t0
         else:
             d = distance_matrix(model, part, whole, m, anchor="query", topk=topk, device=device, progress=progress)

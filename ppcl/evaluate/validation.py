@@ -17,7 +17,7 @@ from ..data.common import Record
 from ..data.partial import SIDES, simulate_partial_batch
 from ..geometry import box_iou, t_to_box
 from ..models.ppcl import PPCL
-from .engine import PAIRWISE, crloc_pair_distance, distance_matrix, encode, fuse_distances, load_images
+from .engine import PAIRWISE, Encoded, crloc_pair_distance, distance_matrix, encode, fuse_distances, global_distance, load_images
 from .rank import rank
 
 
@@ -52,6 +52,11 @@ def validation_set(records: Sequence[Record], size: tuple[int, int], seed: int =
             "gallery": load_images(g_recs, size), "g_pids": [r.pid for r in g_recs]}
 
 
+def encode_split(model: PPCL, val: dict, method: str = "+R", device="cpu") -> tuple[Encoded, Encoded]:
+    """The queries and the gallery of a :func:`validation_set`, each encoded once for ``method``."""
+    return encode(model, val["query"], method, device=device), encode(model, val["gallery"], method, device=device)
+
+
 @torch.no_grad()
 def validate(model: PPCL, val: dict, methods: Sequence[str] = ("+R+L",), device="cpu") -> dict[str, dict]:
     """``{method: rank(...)}`` on a :func:`validation_set`."""
@@ -60,7 +65,7 @@ def validate(model: PPCL, val: dict, methods: Sequence[str] = ("+R+L",), device=
     for m in methods:
         key = "+R" if m in ("+R", *PAIRWISE) else m
         if key not in cache:
-            cache[key] = (encode(model, val["query"], m, device=device), encode(model, val["gallery"], m, device=device))
+            cache[key] = encode_split(model, val, m, device)
         q, g = cache[key]
         out[m] = rank(distance_matrix(model, q, g, m, device=device), val["q_pids"], val["g_pids"])
     return out
@@ -74,9 +79,8 @@ def fusion_weight(model: PPCL, val: dict, weights: Sequence[float] = (0.0, 0.25,
     CRLoc runs once; each weight only re-adds. Returns ``(weight, [{"weight", "rank1", "mAP"}])``."""
     if not weights or min(weights) < 0:
         raise ValueError(f"weights must be a non-empty list of values >= 0; got {list(weights)}")
-    q = encode(model, val["query"], "+R", device=device)
-    g = encode(model, val["gallery"], "+R", device=device)
-    d0 = distance_matrix(model, q, g, "+R")
+    q, g = encode_split(model, val, "+R", device)
+    d0 = global_distance(q, g)
     region = distance_matrix(model, q, g, "+R+L", device=device)
     rows = []
     for w in sorted(weights):
@@ -96,8 +100,7 @@ def locator_agreement(model: PPCL, val: dict, device="cpu") -> dict:
     Returns the boxes and per-query IoUs, and the correlation of box centres with the true
     centres (``corr_x``, ``corr_y``): a negative value is PP-Cycle's mirror solution.
     """
-    q = encode(model, val["query"], "+R", device=device)
-    g = encode(model, val["gallery"], "+R", device=device)
+    q, g = encode_split(model, val, "+R", device)
     first = {}
     for j, p in enumerate(val["g_pids"]):
         first.setdefault(p, j)

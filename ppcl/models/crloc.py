@@ -100,7 +100,7 @@ class CRLoc(nn.Module):
         if self.cfg.locator == "free":
             c = torch.tanh(raw[:, 2:]) * (1 - s)
         else:
-            c = torch.maximum(torch.minimum(centroid(corr) + raw[:, 2:], 1 - s), s - 1)
+            c = torch.clamp(centroid(corr) + raw[:, 2:], min=s - 1, max=1 - s)
         return torch.cat([s, c], dim=1)
 
     def forward(self, query: Tensor, ref: Tensor) -> tuple[Tensor, Tensor]:
