@@ -50,6 +50,17 @@ def parse_overrides(items: list[str]) -> dict:
     return out
 
 
+def check_overrides(profile: dict, overrides: dict, where: str = "") -> None:
+    """Refuse an override whose key the profile does not have (a typo would otherwise be ignored)."""
+    for key, value in overrides.items():
+        name = f"{where}{key}"
+        if key not in profile:
+            raise ValueError(f"--set {name}: expected one of the profile's keys {sorted(profile)}"
+                             f"{' under ' + where[:-1] if where else ''}; found no {key!r}")
+        if isinstance(value, dict) and isinstance(profile[key], dict):
+            check_overrides(profile[key], value, f"{name}.")
+
+
 def run(profile: str, out: Path, data_root: str = "", cache_dir: str = "", only: list[str] | None = None,
         overrides: dict | None = None) -> int:
     import papermill as pm
@@ -91,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     only = args.only.split(",") if args.only else None
     try:
         overrides = parse_overrides(args.overrides)
+        from .profiles import load_profile
+
+        check_overrides(load_profile(args.profile), overrides)
     except ValueError as e:
         ap.error(str(e))
     return run(args.profile, out, args.data_root, args.cache_dir, only, overrides)

@@ -2,7 +2,7 @@
 import pytest
 
 from ppcl.profiles import load_profile
-from ppcl.reproduce import main, notebooks, parse_overrides
+from ppcl.reproduce import check_overrides, main, notebooks, parse_overrides
 
 
 def test_set_builds_nested_overrides_that_merge_into_a_profile():
@@ -30,3 +30,13 @@ def test_cli_reports_a_bad_set_and_unknown_notebooks(capsys, tmp_path):
     assert [p.name[:2] for p in notebooks(["01", "03"])] == ["01", "03"]
     with pytest.raises(FileNotFoundError, match="numbered notebooks"):
         notebooks(["99"])
+
+
+def test_set_refuses_a_key_the_profile_does_not_have(capsys, tmp_path):
+    p = load_profile("smoke")
+    check_overrides(p, parse_overrides(["seed=3", "ppcl.epochs=2"]))  # known keys pass
+    with pytest.raises(ValueError, match=r"ppcl\.epoch: expected one of .*'epochs'"):
+        check_overrides(p, parse_overrides(["ppcl.epoch=2"]))
+    with pytest.raises(SystemExit):
+        main(["--profile", "smoke", "--out", str(tmp_path), "--set", "sed=1"])
+    assert "found no 'sed'" in capsys.readouterr().err
