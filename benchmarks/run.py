@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ppcl.algorithm import Algorithm1, PPCLLossConfig  # noqa: E402
 from ppcl.evaluate.engine import distance_matrix, encode  # noqa: E402
-from ppcl.models import build_ppcl  # noqa: E402
+from ppcl.models import build_ppcl, ppcl_from_checkpoint  # noqa: E402
 
 SMALL = {  # the synthetic profile's networks
     "glrec": {"depth": "resnet18", "width": 16, "input_size": [64, 32]},
@@ -51,13 +51,7 @@ def _model(cfg, checkpoint=None):
     """The benchmark's model: untrained from ``cfg``, or the one a PPCL checkpoint was saved from."""
     torch.manual_seed(0)
     if checkpoint:
-        from ppcl.train import load_checkpoint
-
-        arch = torch.load(checkpoint, map_location="cpu", weights_only=False)["arch"]
-        part = lambda d: {k: v for k, v in d.items() if k != "model"}  # noqa: E731
-        m = build_ppcl(part(arch["glrec"]), part(arch["backbone"]), part(arch["crloc"]))
-        load_checkpoint(checkpoint, m)
-        return m.eval()
+        return ppcl_from_checkpoint(checkpoint).eval()
     return build_ppcl(cfg["glrec"], cfg["backbone"], cfg["crloc"]).eval()
 
 

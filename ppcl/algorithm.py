@@ -45,7 +45,8 @@ from .geometry import grid_points
 from .losses import batch_hard_triplet, cross_entropy, glrec_loss, pp_cycle, pp_triplet, sample_negative_boxes
 from .models.backbone import gap
 from .models.ppcl import PPCL
-from .train import atomic_save, fit
+from .io import read_checkpoint, save_checkpoint
+from .train import fit
 
 
 @dataclass(frozen=True)
@@ -208,14 +209,14 @@ def validation_callback(model: PPCL, val: dict, method: str, best_path=None, dev
     best = {"rank1": -1.0}
     if best_path is not None:
         if Path(best_path).is_file():  # a resumed run keeps the best epoch it had
-            best["rank1"] = float(torch.load(best_path, map_location="cpu", weights_only=False).get("val_rank1", -1.0))
+            best["rank1"] = float(read_checkpoint(best_path).get("val_rank1", -1.0))
 
     def on_epoch_end(epoch: int) -> dict:
         r = validate(model, val, (method,), device=device)[method]
         model.train()
         if best_path is not None and r["rank1"] > best["rank1"]:  # ties keep the earlier epoch (recipes.best_epoch)
             best["rank1"] = r["rank1"]
-            atomic_save({"arch": model.arch(), "model": model.state_dict(), "epoch": epoch, "val_rank1": r["rank1"]}, best_path)
+            save_checkpoint({"arch": model.arch(), "model": model.state_dict(), "epoch": epoch, "val_rank1": r["rank1"]}, best_path)
         return {"val_rank1": r["rank1"], "val_mAP": r["mAP"]}
 
     return on_epoch_end

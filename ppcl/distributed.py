@@ -16,7 +16,8 @@ import torch.distributed as dist
 from .algorithm import PPCLLossConfig, train_ppcl
 from .data.readers import load
 from .models import build_ppcl
-from .train import load_checkpoint, set_seed
+from .io import load_checkpoint
+from .train import set_seed
 
 
 def main(argv: list[str] | None = None) -> None:

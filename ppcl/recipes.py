@@ -16,7 +16,8 @@ from .algorithm import PPCLLossConfig, train_ppcl, validation_callback
 from .data.common import Record
 from .models import GLRec, build_ppcl
 from .models.ppcl import PPCL
-from .train import History, load_checkpoint, set_seed
+from .io import load_checkpoint
+from .train import History, set_seed
 
 
 def train_variant(

@@ -9,8 +9,6 @@ plot one curve per term. CUDA is used when present (with AMP), the CPU otherwise
 """
 from __future__ import annotations
 
-import json
-import os
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -22,6 +20,8 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 from tqdm.auto import tqdm
+
+from .io import load_checkpoint, save_checkpoint
 
 
 def set_seed(seed: int) -> None:
@@ -42,41 +42,6 @@ def is_main_process() -> bool:
 def unwrap(model: nn.Module) -> nn.Module:
     """The model inside a DistributedDataParallel wrapper (or the model itself)."""
     return getattr(model, "module", model)
-
-
-def _canon(arch: dict) -> str:
-    return json.dumps(arch, sort_keys=True, default=list)
-
-
-def atomic_save(obj: Any, path: str | Path) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then rename: never half-written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def load_checkpoint(path: str | Path, model: nn.Module) -> dict:
-    """Load a checkpoint into ``model`` after checking it was saved for the same architecture."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: expected a checkpoint file; found no such file")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # a truncated or foreign file
-        raise ValueError(f"{path}: expected a ppcl checkpoint; found an unreadable file ({e})") from None
-    if not isinstance(ckpt, dict) or "arch" not in ckpt or "model" not in ckpt:
-        raise ValueError(f"{path}: expected a ppcl checkpoint dict with 'arch' and 'model'; found {type(ckpt).__name__}")
-    want = unwrap(model).arch()
-    if _canon(ckpt["arch"]) != _canon(want):
-        raise ValueError(f"{path}: expected a checkpoint of {want}; found one of {ckpt['arch']}")
-    unwrap(model).load_state_dict(ckpt["model"])
-    return ckpt
 
 
 @dataclass
@@ -170,7 +135,7 @@ def fit(
         means = {k: float(np.mean([r[k] for r in ep_rows])) for k in ep_rows[0] if k not in ("epoch", "step")} if ep_rows else {}
         history.epochs.append({"epoch": epoch, **means, **(extra or {})})
         if ckpt_path and main:
-            atomic_save(
+            save_checkpoint(
                 {
                     "arch": unwrap(model).arch(),
                     "model": unwrap(model).state_dict(),

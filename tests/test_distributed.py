@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ppcl.data.synthetic import SMOKE, generate
-from ppcl.train import load_checkpoint
+from ppcl.io import load_checkpoint
 from ppcl.models import build_ppcl
 
 CONFIG = {
@@ -34,7 +34,7 @@ def test_two_gloo_processes_train_identical_replicas(tmp_path):
     sums = dict(re.findall(r"rank (\d)/2 finished: parameter checksum (\S+)", run.stdout))
     assert set(sums) == {"0", "1"}, run.stdout
     assert sums["0"] == sums["1"]  # gradients were all-reduced: the replicas never diverged
-    ck = torch.load(ckpt, weights_only=False)
+    ck = torch.load(ckpt, weights_only=True)
     assert ck["epoch"] == 0 and len(ck["history"]["steps"]) >= 1
     steps = len(ck["history"]["steps"])
     # Each process took half of the PK batches a single process would have taken.

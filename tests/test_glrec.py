@@ -8,7 +8,8 @@ from ppcl.evaluate.glrec import glrec_metrics
 from ppcl.losses import glrec_loss
 from ppcl.models.glrec import GLRec, GLRecConfig
 from ppcl.pretrain import glrec_step
-from ppcl.train import fit, load_checkpoint, set_seed
+from ppcl.io import load_checkpoint
+from ppcl.train import fit, set_seed
 
 TINY = GLRecConfig(depth="resnet10", width=8, input_size=(32, 16))
 
@@ -76,7 +77,7 @@ def _run(tmp_path, epochs, name="ck.pt", resume=True):
 def test_resume_continues_from_the_saved_epoch_with_the_same_optimiser_state(tmp_path):
     straight, opt_s, hist_s = _run(tmp_path, 2, "straight.pt")
     _run(tmp_path, 1, "resumed.pt")  # "interrupted" after epoch 1
-    ck = torch.load(tmp_path / "resumed.pt", weights_only=False)
+    ck = torch.load(tmp_path / "resumed.pt", weights_only=True)
     assert ck["epoch"] == 0 and len(ck["optimizer"]["state"]) > 0
     resumed, opt_r, hist_r = _run(tmp_path, 2, "resumed.pt")
     assert [e["epoch"] for e in hist_r.epochs] == [0, 1]

@@ -19,4 +19,18 @@ def build_ppcl(glrec: dict, backbone: dict, crloc: dict, glrec_model: GLRec | No
     return PPCL(g, ReIDBackbone(BackboneConfig(**fix(backbone))), CRLoc(CRLocConfig(**fix(crloc))))
 
 
-__all__ = ["BackboneConfig", "CRLoc", "CRLocConfig", "GLRec", "GLRecConfig", "PPCL", "ReIDBackbone", "build_ppcl"]
+def ppcl_from_checkpoint(path) -> PPCL:
+    """The PPCL model a checkpoint was saved from (its ``arch``), weights loaded, without pickle."""
+    from ..io import read_checkpoint
+
+    ckpt = read_checkpoint(path)
+    arch = ckpt["arch"]
+    if not isinstance(arch, dict) or arch.get("model") != "PPCL":
+        raise ValueError(f"{path}: expected a PPCL checkpoint; found one of {arch.get('model') if isinstance(arch, dict) else arch!r}")
+    part = lambda d: {k: v for k, v in d.items() if k != "model"}  # noqa: E731
+    model = build_ppcl(part(arch["glrec"]), part(arch["backbone"]), part(arch["crloc"]))
+    model.load_state_dict(ckpt["model"])
+    return model.eval()
+
+
+__all__ = ["BackboneConfig", "CRLoc", "CRLocConfig", "GLRec", "GLRecConfig", "PPCL", "ReIDBackbone", "build_ppcl", "ppcl_from_checkpoint"]

@@ -11,12 +11,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..geometry import IDENTITY_T, paste
+from ..io import load_checkpoint, read_checkpoint
 from .resnet import ResNetTrunk, load_imagenet_weights
 
 
@@ -43,14 +45,10 @@ class GLRec(nn.Module):
     @classmethod
     def from_checkpoint(cls, path) -> "GLRec":
         """The GLRec a checkpoint was saved from (notebook 02's ``glrec.pt``), weights loaded."""
-        from pathlib import Path
-
-        from ..train import load_checkpoint
-
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: expected GLRec's checkpoint (run notebook 02 first); found no such file")
-        arch = torch.load(path, map_location="cpu", weights_only=False).get("arch", {})
+        arch = read_checkpoint(path)["arch"]
         if arch.get("model") != "GLRec":
             raise ValueError(f"{path}: expected a GLRec checkpoint; found one of {arch.get('model')!r}")
         fields = {k: tuple(v) if isinstance(v, list) else v for k, v in arch.items() if k != "model"}
