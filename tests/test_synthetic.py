@@ -2,11 +2,14 @@
 exact partial ground truth, and the cache's atomicity."""
 from __future__ import annotations
 
+import ast
+import dataclasses
 import hashlib
 import io
 import itertools
 import json
 import os
+import pickle
 import re
 from collections import defaultdict
 from dataclasses import replace
@@ -18,13 +21,16 @@ import torch
 from PIL import Image
 
 from ppcl.data import synthetic as S
-from ppcl.data import synthetic_faces as SF
 from ppcl.data.casia_webface import load_casia_webface
 from ppcl.data.lfw import lfw_image_path, load_lfw, read_lfw_pairs
 from ppcl.data.market1501 import load_market1501
 from ppcl.data.partial import crop_pixels
 from ppcl.data.partial_ilids import load_partial_ilids
 from ppcl.data.partial_reid import load_partial_reid
+from ppcl.data.synthetic import dataset as D
+from ppcl.data.synthetic import faces as SF
+from ppcl.data.synthetic import plans as P
+from ppcl.data.synthetic import writers as W
 from ppcl.geometry import paste
 
 # Even smaller than SMOKE: for the tests that generate several times.
@@ -299,7 +305,7 @@ def test_ensure_synthetic_reuses_a_complete_folder(tmp_path):
 def test_interrupted_generation_is_never_taken_as_complete(tmp_path, monkeypatch):
     final = S.dataset_dir(tmp_path, MINI)
     calls = {"n": 0}
-    real = S._run_job
+    real = D.run_job
 
     def flaky(ctx, job):
         calls["n"] += 1
@@ -307,10 +313,10 @@ def test_interrupted_generation_is_never_taken_as_complete(tmp_path, monkeypatch
             raise KeyboardInterrupt
         return real(ctx, job)
 
-    monkeypatch.setattr(S, "_run_job", flaky)
+    monkeypatch.setattr(D, "run_job", flaky)
     with pytest.raises(KeyboardInterrupt):
         S.generate(tmp_path, MINI, progress=False, workers=1)
-    monkeypatch.setattr(S, "_run_job", real)
+    monkeypatch.setattr(D, "run_job", real)
     assert not final.exists() and not S.is_complete(final)
     assert not list(tmp_path.glob(".synthetic-*.tmp-*"))  # cleaned up
 
@@ -325,3 +331,63 @@ def test_interrupted_generation_is_never_taken_as_complete(tmp_path, monkeypatch
     assert load_market1501(final).counts()["query_ids"] == MINI.n_test_ids
     assert not dead.exists()  # the dead process's leftovers are removed
     assert sorted(os.listdir(tmp_path)) == sorted([final.name, f".{final.name}.lock"])
+
+
+# --- structure of the package ----------------------------------------------------------------------
+
+# Each module may import only from modules of strictly lower layers (a layered DAG).
+LAYERS = [
+    {"streams", "raster"},
+    {"palettes"},
+    {"identities"},
+    {"camera", "pose"},
+    {"pedestrian", "faces", "lfw_layout"},
+    {"detection"},
+    {"config"},
+    {"plans"},
+    {"writers"},
+    {"dataset"},
+    {"__init__"},
+]
+
+
+def package_imports() -> dict[str, list[tuple[str, list[str], bool]]]:
+    """For each module of the package: (imported sibling, names, at module level?) per relative import."""
+    out = {}
+    for path in sorted(Path(S.__file__).parent.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        top = {id(n) for n in tree.body}
+        out[path.stem] = [(node.module or "", [a.name for a in node.names], id(node) in top)
+                          for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 1]
+    return out
+
+
+def test_package_modules_form_a_layered_dag():
+    layer = {m: i for i, group in enumerate(LAYERS) for m in group}
+    imports = package_imports()
+    assert set(imports) == set(layer), "a module was added or removed: place it in LAYERS"
+    for mod, edges in imports.items():
+        for target, names, at_top in edges:
+            assert at_top, f"{mod} imports .{target} inside a function or block"
+            assert layer[target] < layer[mod], f"{mod} (layer {layer[mod]}) imports .{target} (layer {layer[target]})"
+            if mod != "__init__":
+                private = [n for n in names if n.startswith("_")]
+                assert not private, f"{mod} imports private names {private} from .{target}"
+
+
+def test_package_modules_are_small_and_documented():
+    for path in Path(S.__file__).parent.glob("*.py"):
+        text = path.read_text()
+        assert len(text.splitlines()) <= 400, path.name
+        assert ast.get_docstring(ast.parse(text)), path.name
+
+
+def test_jobs_are_frozen_picklable_records_with_one_writer_each():
+    ctx = P.build_context(MINI, Path("unused"))
+    jobs = P.make_jobs(ctx)
+    kinds = {type(j) for j in jobs}
+    assert kinds == {P.MarketIdJob, P.MarketExtraJob, P.PartialReidJob, P.PartialIlidsJob, P.CasiaJob, P.LfwJob}
+    assert set(W.WRITERS) == kinds
+    for job in jobs:
+        assert dataclasses.is_dataclass(job) and type(job).__dataclass_params__.frozen
+        assert pickle.loads(pickle.dumps(job)) == job

@@ -1,0 +1,125 @@
+"""What determines a synthetic dataset: :class:`SyntheticConfig`, its presets, and the folder names.
+
+A config's :meth:`~SyntheticConfig.key` (a hash of its fields and :data:`GENERATOR_VERSION`)
+names the dataset's folder; change the version whenever the files a config gives change.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+GENERATOR_VERSION = 1
+META_NAME = "synthetic_meta.json"
+SOURCES_DIR = "partial_sources"
+MARKET_DIR = "Market-1501-v15.09.15"
+PREID_DIR = "Partial-REID_Dataset"
+ILIDS_DIR = "Partial_iLIDS"
+LFW_DIR = "lfw"
+LFW_PAIRS = "pairs.txt"
+CASIA_DIR = "CASIA-WebFace"
+PARTIAL_SIDES = ("top", "bottom", "left", "right", "free")  # as ppcl.data.partial.SIDES
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """Everything that determines a synthetic dataset; :meth:`key` names its folder.
+
+    Sizes are ``(height, width)``; ranges ``(lo, hi)`` are inclusive integer ranges drawn per id.
+    The defaults are the ``synthetic`` profile; :data:`SMOKE` is a handful of ids.
+    """
+
+    seed: int = 0
+    # Market-1501 style train / query / gallery
+    n_train_ids: int = 300
+    images_per_train_id: tuple[int, int] = (8, 16)
+    n_test_ids: int = 100
+    n_query_per_id: int = 2
+    n_gallery_per_id: tuple[int, int] = (4, 8)
+    n_distractors: int = 40
+    n_junk: int = 20
+    person_size: tuple[int, int] = (128, 64)
+    occluder_prob: float = 0.15
+    # Partial-REID and Partial-iLIDS style test sets
+    n_partial_reid_ids: int = 60
+    partial_reid_images_per_id: int = 5
+    n_ilids_ids: int = 119
+    partial_area: tuple[float, float] = (0.3, 0.8)
+    partial_reid_sides: tuple[str, ...] = ("top", "bottom", "left", "right", "free")
+    ilids_sides: tuple[str, ...] = ("top", "top", "top", "left", "right", "free")
+    # Faces: CASIA-WebFace style training ids, LFW style test ids
+    n_face_train_ids: int = 300
+    face_images_per_train_id: tuple[int, int] = (6, 14)
+    n_lfw_ids: int = 250
+    lfw_max_images_per_id: int = 30
+    lfw_folds: int = 10
+    lfw_pairs_per_fold: int = 30
+    face_size: tuple[int, int] = (64, 64)
+    jpeg_quality: int = 90
+
+    def __post_init__(self) -> None:
+        for name in ("person_size", "face_size"):
+            h, w = getattr(self, name)
+            if h < 16 or w < 8:
+                raise ValueError(f"{name} must be at least (16, 8); got {(h, w)}")
+        for name in ("images_per_train_id", "n_gallery_per_id", "face_images_per_train_id"):
+            lo, hi = getattr(self, name)
+            if not 1 <= lo <= hi:
+                raise ValueError(f"{name} must be a range 1 <= lo <= hi; got {(lo, hi)}")
+        if self.n_gallery_per_id[0] < 2:
+            raise ValueError("n_gallery_per_id must start at 2 or more (gallery spans two cameras)")
+        if not 1 <= self.n_query_per_id <= 6:
+            raise ValueError(f"n_query_per_id must be 1..6 (one per camera); got {self.n_query_per_id}")
+        for name in ("partial_reid_sides", "ilids_sides"):
+            sides = getattr(self, name)
+            if not sides or set(sides) - set(PARTIAL_SIDES):
+                raise ValueError(f"{name} must be a non-empty tuple of {PARTIAL_SIDES}; got {sides}")
+        lo, hi = self.partial_area
+        if not 0 < lo <= hi <= 1:
+            raise ValueError(f"partial_area must satisfy 0 < lo <= hi <= 1; got {self.partial_area}")
+        if self.n_partial_reid_ids > 999 or self.n_ilids_ids > 999:
+            raise ValueError("Partial-REID / Partial-iLIDS ids are 3-digit: at most 999")
+        if self.n_train_ids + self.n_test_ids > 9999:
+            raise ValueError("Market-1501 ids are 4-digit: n_train_ids + n_test_ids must be <= 9999")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (tuples as lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SyntheticConfig:
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown SyntheticConfig fields: {sorted(unknown)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+    def key(self) -> str:
+        """Short stable hash of the config and the generator version (names the folder)."""
+        blob = json.dumps({"version": GENERATOR_VERSION, **self.to_dict()}, sort_keys=True)
+        return hashlib.sha1(blob.encode()).hexdigest()[:10]
+
+
+#: A handful of ids: generates in about a second (tests, nbval).
+SMOKE = SyntheticConfig(
+    n_train_ids=12,
+    images_per_train_id=(4, 6),
+    n_test_ids=6,
+    n_query_per_id=1,
+    n_gallery_per_id=(2, 3),
+    n_distractors=3,
+    n_junk=2,
+    n_partial_reid_ids=6,
+    partial_reid_images_per_id=2,
+    n_ilids_ids=6,
+    n_face_train_ids=8,
+    face_images_per_train_id=(3, 4),
+    n_lfw_ids=12,
+    lfw_max_images_per_id=6,
+    lfw_folds=2,
+    lfw_pairs_per_fold=3,
+)
+#: The ``synthetic`` profile (the defaults).
+SYNTHETIC = SyntheticConfig()
+PRESETS: dict[str, SyntheticConfig] = {"smoke": SMOKE, "synthetic": SYNTHETIC}
