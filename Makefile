@@ -17,6 +17,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --upgrade --quiet pip
 	$(PY) -m pip install --quiet $(TORCH_PINS)
 	$(PY) -m pip install --quiet -e ".[dev]" $(TORCH_PINS)
+	# MTCNN for data_prep/align_faces.py: its wheel carries the detector's weights; its metadata pins an
+	# old torch that the detector does not need, so it is installed without its dependencies.
+	$(PY) -m pip install --quiet --no-deps facenet-pytorch==2.6.0
 	$(PY) -m ipykernel install --prefix $(VENV) --name python3 >/dev/null
 	touch $@
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .backbone import BackboneConfig, ReIDBackbone
 from .crloc import CRLoc, CRLocConfig
+from .face import FaceBackbone, FaceBackboneConfig
 from .glrec import GLRec, GLRecConfig
 from .ppcl import PPCL
 
@@ -33,4 +34,4 @@ def ppcl_from_checkpoint(path) -> PPCL:
     return model.eval()
 
 
-__all__ = ["BackboneConfig", "CRLoc", "CRLocConfig", "GLRec", "GLRecConfig", "PPCL", "ReIDBackbone", "build_ppcl", "ppcl_from_checkpoint"]
+__all__ = ["BackboneConfig", "CRLoc", "CRLocConfig", "FaceBackbone", "FaceBackboneConfig", "GLRec", "GLRecConfig", "PPCL", "ReIDBackbone", "build_ppcl", "ppcl_from_checkpoint"]
