@@ -29,7 +29,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ppcl.algorithm import Algorithm1, PPCLLossConfig  # noqa: E402
+from ppcl.algorithm import PPCLObjective, PPCLLossConfig  # noqa: E402
 from ppcl.evaluate.engine import distance_matrix, encode  # noqa: E402
 from ppcl.models import build_ppcl, ppcl_from_checkpoint  # noqa: E402
 
@@ -126,7 +126,7 @@ def case_step(cfg, device, batch, plain: bool, reps=5):
     x = torch.randn(batch, 3, *size, generator=g).to(device)
     y = torch.arange(batch // 4).repeat_interleave(4).to(device)
     loss_cfg = PPCLLossConfig(partial_input=None, lam_cyc=0, lam_tri=0) if plain else PPCLLossConfig()
-    obj = Algorithm1(m, loss_cfg).to(device)
+    obj = PPCLObjective(m, loss_cfg).to(device)
     for p in m.glrec.parameters():
         p.requires_grad_(False)
     opt = torch.optim.Adam([p for p in m.parameters() if p.requires_grad], lr=1e-4)

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import Tensor, nn
@@ -40,12 +39,10 @@ from .data.datasets import ImageDataset
 from .data.partial import SIDES, simulate_partial_batch
 from .data.samplers import PKSampler
 from .data.transforms import reid_train_transform
-from .evaluate.validation import validate
 from .geometry import grid_points
 from .losses import batch_hard_triplet, cross_entropy, glrec_loss, pp_cycle, pp_triplet, sample_negative_boxes
 from .models.backbone import gap
 from .models.ppcl import PPCL
-from .io import read_checkpoint, save_checkpoint
 from .train import fit
 
 
@@ -65,13 +62,14 @@ class PPCLLossConfig:
     triplet_trains_F: bool = True  # False: PP-Triplet's gradient reaches only CRLoc's boxes, not F's features
 
 
-class Algorithm1(nn.Module):
-    """Eq. 6 for one batch as a module, so DistributedDataParallel can wrap the whole of it."""
+class PPCLObjective(nn.Module):
+    """Algorithm 1's loss (Eq. 6) for one batch, as a module so that DistributedDataParallel can
+    wrap the whole of it."""
 
-    def __init__(self, model: PPCL, cfg: PPCLLossConfig = PPCLLossConfig()):
+    def __init__(self, model: PPCL, loss_cfg: PPCLLossConfig = PPCLLossConfig()):
         super().__init__()
-        self.model, self.cfg = model, cfg
-        self.register_buffer("points", grid_points(cfg.grid), persistent=False)
+        self.model, self.loss_cfg = model, loss_cfg
+        self.register_buffer("points", grid_points(loss_cfg.grid), persistent=False)
 
     def arch(self) -> dict:
         return self.model.arch()
@@ -83,7 +81,7 @@ class Algorithm1(nn.Module):
         return self.model.load_state_dict(state, strict)
 
     def forward(self, x: Tensor, pids: Tensor, generator: torch.Generator) -> dict[str, Tensor]:
-        cfg, model = self.cfg, self.model
+        cfg, model = self.loss_cfg, self.model
         b = x.shape[0]
         use_l = (cfg.lam_cyc > 0 or cfg.lam_tri > 0) and cfg.partial_input == "rectify"
         if (cfg.lam_cyc > 0 or cfg.lam_tri > 0) and cfg.partial_input != "rectify":
@@ -141,7 +139,7 @@ class Algorithm1(nn.Module):
 
 
 def ppcl_step(objective: nn.Module):
-    """A ``step`` for :func:`ppcl.train.fit`: one call of :class:`Algorithm1` (or its DDP wrapper)."""
+    """A ``step`` for :func:`ppcl.train.fit`: one call of :class:`PPCLObjective` (or its DDP wrapper)."""
 
     def step(batch, ctx) -> dict[str, Tensor]:
         return objective(batch[0].to(ctx.device), batch[1].to(ctx.device), ctx.generator)
@@ -192,7 +190,7 @@ def train_ppcl(
         return 0.5 * (1 + math.cos(math.pi * (e - warmup_epochs) / span)) * 0.99 + 0.01
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-    objective = Algorithm1(model, loss_cfg)
+    objective = PPCLObjective(model, loss_cfg)
     net = objective
     if ddp:
         from torch.nn.parallel import DistributedDataParallel
@@ -200,23 +198,3 @@ def train_ppcl(
         net = DistributedDataParallel(objective, find_unused_parameters=True)
     return fit(net, ppcl_step(net), loader, opt, epochs, checkpoint, sched, device, seed=seed,
                on_epoch_end=on_epoch_end, desc="PPCL", progress=progress)
-
-
-def validation_callback(model: PPCL, val: dict, method: str, best_path=None, device="cpu"):
-    """An ``on_epoch_end`` for :func:`ppcl.train.fit`: rank-1 / mAP on a validation split of the
-    training identities (see :mod:`ppcl.evaluate.validation`), saving the best epoch's weights
-    to ``best_path``. Model selection never looks at a test set."""
-    best = {"rank1": -1.0}
-    if best_path is not None:
-        if Path(best_path).is_file():  # a resumed run keeps the best epoch it had
-            best["rank1"] = float(read_checkpoint(best_path).get("val_rank1", -1.0))
-
-    def on_epoch_end(epoch: int) -> dict:
-        r = validate(model, val, (method,), device=device)[method]
-        model.train()
-        if best_path is not None and r["rank1"] > best["rank1"]:  # ties keep the earlier epoch (recipes.best_epoch)
-            best["rank1"] = r["rank1"]
-            save_checkpoint({"arch": model.arch(), "model": model.state_dict(), "epoch": epoch, "val_rank1": r["rank1"]}, best_path)
-        return {"val_rank1": r["rank1"], "val_mAP": r["mAP"]}
-
-    return on_epoch_end

@@ -69,25 +69,27 @@ def theta_paste(t: Tensor, eps: float = 1e-6) -> Tensor:
     )
 
 
-def _warp(x: Tensor, theta: Tensor, size: tuple[int, int], mode: str) -> Tensor:
+def _warp(x: Tensor, theta: Tensor, size: tuple[int, int], mode: str, padding: str) -> Tensor:
     if x.ndim != 4:
         raise ValueError(f"expected an image batch (B, C, H, W); got shape {tuple(x.shape)}")
     grid = F.affine_grid(theta.to(x.dtype), [x.shape[0], x.shape[1], *size], align_corners=False)
-    return F.grid_sample(x, grid, mode=mode, padding_mode="zeros", align_corners=False)
+    return F.grid_sample(x, grid, mode=mode, padding_mode=padding, align_corners=False)
 
 
 def crop(x: Tensor, t: Tensor, size: tuple[int, int] | None = None, mode: str = "bilinear") -> Tensor:
     """Cut region t out of ``x`` (B, C, H, W), resampled to ``size`` (default: x's size).
 
     Differentiable in both ``x`` and ``t`` (unlike ``roi_align``, which passes no gradient to
-    the box), so a learned locator can be trained through it.
+    the box), so a learned locator can be trained through it. Sample points in the outer half
+    cell of ``x`` take the border value (``padding_mode="border"``): a region touching the edge of
+    a small feature map keeps its full weight instead of being blended with zeros.
     """
-    return _warp(x, theta_crop(t), size or tuple(x.shape[-2:]), mode)
+    return _warp(x, theta_crop(t), size or tuple(x.shape[-2:]), mode, "border")
 
 
 def paste(x: Tensor, t: Tensor, size: tuple[int, int] | None = None, mode: str = "bilinear") -> Tensor:
     """T of the paper: place ``x`` at region t of an empty canvas of ``size`` (zeros outside)."""
-    return _warp(x, theta_paste(t), size or tuple(x.shape[-2:]), mode)
+    return _warp(x, theta_paste(t), size or tuple(x.shape[-2:]), mode, "zeros")
 
 
 def box_area(box: Tensor) -> Tensor:

@@ -1,32 +1,119 @@
-"""Profiles: named sets of notebook parameters, kept in ``notebooks/profiles.toml``.
+"""Profiles: the schema of a run's parameters, and its named sets of values (``profiles.toml``).
 
-A notebook's ``parameters`` cell names the profile (from ``PPCL_PROFILE``, so nbval and
-JupyterLab pick it up; papermill may override it) and a dict of overrides; this module only
-reads the file. Nothing in ``ppcl`` depends on which profile runs.
+A profile is only values: ``ppcl/profiles.toml`` (shipped inside the package) holds ``smoke``,
+``synthetic`` and ``paper``. The schema is the dataclasses: :class:`Profile` at the top, with
+:class:`GLRecRecipe` (notebook 02) and :class:`PPCLRecipe` (notebooks 03 and 04) whose nested
+tables are the components' own configs (``GLRecConfig``, ``BackboneConfig``, ``CRLocConfig``)
+and whose loss fields are :class:`ppcl.algorithm.PPCLLossConfig`'s. :func:`load_profile` merges
+``overrides`` (``--set`` in a batch run, ``overrides`` in a notebook) and validates the result,
+so a key no dataclass has is refused naming the valid fields. Nothing in ``ppcl`` depends on
+which profile runs.
 """
 from __future__ import annotations
 
-import copy
 import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
-PROFILES_FILE = Path(__file__).resolve().parent.parent / "notebooks" / "profiles.toml"
+from .algorithm import PPCLLossConfig
+from .config import from_dict, merge, to_dict
+from .models.backbone import BackboneConfig
+from .models.crloc import CRLocConfig
+from .models.glrec import GLRecConfig
+
+PROFILE_NAMES = ("smoke", "synthetic", "paper")
 
 
-def _merge(base: dict, extra: dict) -> dict:
-    out = copy.deepcopy(base)
-    for k, v in extra.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
+@dataclass(frozen=True)
+class GLRecRecipe:
+    """GLRec's self-supervised pretraining (notebook 02, §3.1 and §4.2)."""
+
+    model: GLRecConfig = GLRecConfig()
+    imagenet: bool = False  # start R's trunk from ImageNet weights (the paper profile)
+    weights: str | None = None  # a local ImageNet state dict (offline); default: torchvision's cache
+    epochs: int = 60
+    batch_size: int = 64
+    lr: float = 3e-4
+    weight_decay: float = 5e-4
+    partial_share: float = 0.5  # share of each batch cropped to a partial view (the rest stay holistic)
+    area: tuple[float, float] = (0.3, 0.8)  # visible-area ratio of the simulated crops
 
 
-def load_profile(name: str, overrides: dict | None = None, path: str | Path | None = None) -> dict:
-    """The parameters of profile ``name`` with ``overrides`` merged in (nested dicts merge)."""
-    path = Path(path) if path else PROFILES_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: expected the profiles file (TOML); found no such file")
-    with open(path, "rb") as f:
-        profiles = tomllib.load(f)
+@dataclass(frozen=True)
+class PPCLRecipe(PPCLLossConfig):
+    """F and CRLoc trained by Algorithm 1 (notebooks 03 and 04): the loss fields of
+    :class:`~ppcl.algorithm.PPCLLossConfig` (λ_cyc, λ_tri, β, α, ...) plus the networks, the
+    optimiser, PK sampling, the validation split and the evaluation options."""
+
+    backbone: BackboneConfig = BackboneConfig()
+    crloc: CRLocConfig = CRLocConfig()
+    imagenet: bool = False  # start F from ImageNet weights (the paper profile)
+    weights: str | None = None
+    epochs: int = 120
+    p: int = 16  # identities per batch
+    k: int = 4  # images per identity
+    lr: float = 3.5e-4
+    weight_decay: float = 5e-4
+    warmup_epochs: int = 10
+    erase: float = 0.5  # random-erasing probability
+    n_val_ids: int = 50  # training identities held out for validation (model selection)
+    val_queries_per_id: int = 4
+    topk: int = 0  # re-rank only the top-K of +R with CRLoc (0: every pair)
+    fuse_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)  # +R+L+G, chosen on validation
+
+    def loss(self, **changes) -> PPCLLossConfig:
+        """The :class:`PPCLLossConfig` part, with ``changes`` (e.g. a variant's λ)."""
+        base = {f: getattr(self, f) for f in PPCLLossConfig.__dataclass_fields__}
+        return PPCLLossConfig(**{**base, **changes})
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Every parameter of a run. ``seed`` seeds GLRec, the figures and the first of the
+    ``n_seeds`` training seeds (``seed``, ``seed + 1``, ...) over which methods are compared."""
+
+    seed: int = 0
+    n_seeds: int = 1
+    source: str = "synthetic"  # "synthetic" (generated) | "real" (the datasets under data_root)
+    synthetic: dict = field(default_factory=lambda: {"preset": "synthetic"})  # a preset and SyntheticConfig fields
+    n_show: int = 8  # examples per figure
+    glrec: GLRecRecipe = GLRecRecipe()
+    ppcl: PPCLRecipe = PPCLRecipe()
+
+    def __post_init__(self) -> None:
+        if self.source not in ("synthetic", "real"):
+            raise ValueError(f"source: expected 'synthetic' or 'real'; found {self.source!r}")
+        if self.n_seeds < 1:
+            raise ValueError(f"n_seeds: expected at least 1; found {self.n_seeds}")
+        if self.source == "synthetic":
+            from .data.sources import synthetic_config
+
+            synthetic_config(self.synthetic)  # refuses unknown fields, naming them
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return tuple(self.seed + i for i in range(self.n_seeds))
+
+    def to_dict(self) -> dict:
+        return to_dict(self)
+
+
+def profiles_text() -> str:
+    """The shipped ``profiles.toml``."""
+    return resources.files("ppcl").joinpath("profiles.toml").read_text()
+
+
+def raw_profile(name: str, path: str | Path | None = None) -> dict:
+    """Profile ``name``'s values as a plain dict (from ``path`` or the shipped file)."""
+    text = Path(path).read_text() if path else profiles_text()
+    profiles = tomllib.loads(text)
     if name not in profiles:
-        raise KeyError(f"{path}: expected a profile named {name!r}; found {sorted(profiles)}")
-    return _merge(profiles[name], overrides or {})
+        raise ValueError(f"profile: expected one of {sorted(profiles)}; found {name!r}")
+    return profiles[name]
+
+
+def load_profile(name: str, overrides: dict | None = None, path: str | Path | None = None) -> Profile:
+    """Profile ``name`` with ``overrides`` (nested dicts, dotted-key semantics) merged in and
+    validated against the schema; a misspelt key raises ``ValueError`` naming the valid fields."""
+    return from_dict(Profile, merge(raw_profile(name, path), overrides or {}))

@@ -1,30 +1,53 @@
 """Run the kit's notebooks headless, in order, under one profile (the README's main command).
 
     python -m ppcl.reproduce --profile synthetic [--out runs/synthetic] [--data-root DIR] [--only 01,02]
-                             [--set seed=1 --set ppcl.epochs=20 ...]
+                             [--set seed=1 --set ppcl.epochs=20 ...] [--resume]
 
 Each notebook is executed by papermill with the profile's name and the run's folders as
-parameters (``--set`` entries become the notebooks' ``overrides``, merged into the profile);
-the executed copies go to ``<out>/notebooks/``, figures to ``<out>/figures/`` and
-tables to ``<out>/tables/``. The run stops at the first failing notebook, naming it.
+parameters (``--set`` entries become the notebooks' ``overrides``, validated against the
+schema before anything runs); the executed copies go to ``<out>/notebooks/``, figures to
+``<out>/figures/`` and tables to ``<out>/tables/``, and the run ends by writing
+``<out>/REPORT.md`` (and ``REPORT.html``) from those tables. The run stops at the first failing
+notebook, naming it and its cell. ``<out>/run.json`` records the parameters, the machine, the
+library versions and each finished notebook (written atomically as each one ends), so
+``--resume`` skips the notebooks that finished and starts at the first unfinished one.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import platform
 import sys
 import time
 import tomllib
+from datetime import datetime, timezone
 from pathlib import Path
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+from .io import write_json
+from .profiles import PROFILE_NAMES, load_profile
+
+KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]  # no "running over TCP without encryption" per notebook
 
 
-def notebooks(only: list[str] | None = None, folder: Path = NOTEBOOKS) -> list[Path]:
+def notebooks_folder(folder: str | Path | None = None) -> Path:
+    """The numbered notebooks: ``folder``, else ``./notebooks``, else the checkout's ``notebooks/``."""
+    candidates = [Path(folder)] if folder else [Path.cwd() / "notebooks", Path(__file__).resolve().parent.parent / "notebooks"]
+    for c in candidates:
+        if c.is_dir() and any(c.glob("[0-9][0-9]_*.ipynb")):
+            return c.resolve()
+    raise FileNotFoundError(f"{candidates[0]}: expected the kit's numbered notebooks (01_*.ipynb ...); found none "
+                            "(run from the kit's checkout or pass --notebooks DIR)")
+
+
+def notebooks(only: list[str] | None = None, folder: Path | None = None) -> list[Path]:
+    folder = notebooks_folder(folder)
     found = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
     if only:
+        unknown = sorted(set(only) - {p.name[:2] for p in found})
+        if unknown:
+            raise ValueError(f"--only: expected notebook numbers among {[p.name[:2] for p in found]}; found {unknown}")
         found = [p for p in found if p.name[:2] in only]
-    if not found:
-        raise FileNotFoundError(f"{folder}: expected numbered notebooks (01_*.ipynb ...); found none matching {only or 'all'}")
     return found
 
 
@@ -50,64 +73,111 @@ def parse_overrides(items: list[str]) -> dict:
     return out
 
 
-def check_overrides(profile: dict, overrides: dict, where: str = "") -> None:
-    """Refuse an override whose key the profile does not have (a typo would otherwise be ignored)."""
-    for key, value in overrides.items():
-        name = f"{where}{key}"
-        if key not in profile:
-            raise ValueError(f"--set {name}: expected one of the profile's keys {sorted(profile)}"
-                             f"{' under ' + where[:-1] if where else ''}; found no {key!r}")
-        if isinstance(value, dict) and isinstance(profile[key], dict):
-            check_overrides(profile[key], value, f"{name}.")
+def machine() -> dict:
+    """What the run ran on: CPU, cores, GPU, and the library versions."""
+    import numpy
+    import torch
+    import torchvision
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS / Windows
+        cores = os.cpu_count()
+    return {"cpu": cpu, "cores": cores, "gpu": gpu, "platform": platform.platform(),
+            "threads": torch.get_num_threads(), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+            "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                         "torchvision": torchvision.__version__, "numpy": numpy.__version__}}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def run(profile: str, out: Path, data_root: str = "", cache_dir: str = "", only: list[str] | None = None,
-        overrides: dict | None = None) -> int:
+        overrides: dict | None = None, resume: bool = False, notebooks_dir: str | Path | None = None,
+        report: bool = True) -> int:
     import papermill as pm
 
+    overrides = overrides or {}
+    load_profile(profile, overrides)  # refuse a bad override before anything runs
     out = out.resolve()
     (out / "notebooks").mkdir(parents=True, exist_ok=True)
-    params = {"profile": profile, "out_dir": str(out), "data_root": data_root}
-    if overrides:
-        params["overrides"] = overrides
-    if cache_dir:
-        params["cache_dir"] = str(Path(cache_dir).resolve())
-    for nb in notebooks(only):
+    state_path = out / "run.json"
+    params = {"profile": profile, "overrides": overrides, "data_root": str(data_root), "cache_dir": str(cache_dir)}
+    state = json.loads(state_path.read_text()) if resume and state_path.is_file() else {}
+    if state and state.get("parameters") != params:
+        raise ValueError(f"{state_path}: --resume expected the run's parameters {state.get('parameters')}; "
+                         f"found {params} (use another --out, or drop --resume to start over)")
+    if not state:
+        state = {"parameters": params, "started": _now(), "notebooks": {}}
+    state["machine"] = machine()
+    write_json(state_path, state)
+    nb_params = {"profile": profile, "out_dir": str(out), "data_root": str(data_root), "cache_dir": str(cache_dir),
+                 "overrides": overrides}
+    for nb in notebooks(only, notebooks_dir):
         target = out / "notebooks" / nb.name
+        if state["notebooks"].get(nb.name, {}).get("status") == "done":
+            print(f"[{profile}] {nb.name} finished earlier: kept ({target})", flush=True)
+            continue
         print(f"[{profile}] {nb.name} ...", flush=True)
         t0 = time.time()
         try:
-            pm.execute_notebook(str(nb), str(target), parameters=params, cwd=str(nb.parent), progress_bar=False,
-                                kernel_name="python3")
+            pm.execute_notebook(str(nb), str(target), parameters=nb_params, cwd=str(nb.parent), progress_bar=False,
+                                kernel_name="python3", extra_arguments=KERNEL_ARGS)
         except pm.PapermillExecutionError as e:
-            print(f"FAILED: {nb.name}, cell {e.exec_count}: {e.ename}: {e.evalue}\n  executed copy: {target}", file=sys.stderr)
+            state["notebooks"][nb.name] = {"status": "failed", "cell": e.exec_count, "error": f"{e.ename}: {e.evalue}"}
+            write_json(state_path, state)
+            print(f"FAILED: {nb.name}, cell {e.exec_count}: {e.ename}: {e.evalue}\n  executed copy: {target}\n"
+                  f"  after fixing it: python -m ppcl.reproduce --profile {profile} --out {out} --resume", file=sys.stderr)
             return 1
-        print(f"[{profile}] {nb.name} done in {time.time() - t0:.0f} s -> {target}", flush=True)
-    print(f"\nOutputs of the {profile!r} run:\n  notebooks  {out / 'notebooks'}\n  figures    {out / 'figures'}\n"
-          f"  tables     {out / 'tables'}")
+        seconds = time.time() - t0
+        state["notebooks"][nb.name] = {"status": "done", "seconds": round(seconds, 1), "finished": _now()}
+        write_json(state_path, state)
+        print(f"[{profile}] {nb.name} done in {seconds:.0f} s -> {target}", flush=True)
+    state["finished"] = _now()
+    write_json(state_path, state)
+    lines = [f"\nOutputs of the {profile!r} run:", f"  notebooks  {out / 'notebooks'}", f"  figures    {out / 'figures'}",
+             f"  tables     {out / 'tables'}"]
+    if report:
+        from .report import write_report
+
+        md = write_report(out)
+        lines.append(f"  report     {md}")
+    print("\n".join(lines))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--profile", default="synthetic", choices=["smoke", "synthetic", "paper"])
+    ap.add_argument("--profile", default="synthetic", choices=PROFILE_NAMES)
     ap.add_argument("--out", type=Path, help="run folder (default runs/<profile>)")
     ap.add_argument("--data-root", default="", help="the real datasets (paper profile)")
-    ap.add_argument("--cache-dir", default="", help="where synthetic sets are generated (default data/)")
+    ap.add_argument("--cache-dir", default="", help="generated data and trained models (default $PPCL_CACHE or ~/.cache/ppcl)")
     ap.add_argument("--only", help="comma-separated notebook numbers, e.g. 01,02")
+    ap.add_argument("--notebooks", help="the folder of numbered notebooks (default: the kit's)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="override a profile parameter (dotted keys, TOML values), e.g. --set seed=1")
+    ap.add_argument("--resume", action="store_true", help="skip the notebooks this run folder finished")
+    ap.add_argument("--no-report", action="store_true", help="do not write REPORT.md at the end")
     args = ap.parse_args(argv)
     out = args.out or Path("runs") / args.profile
     only = args.only.split(",") if args.only else None
     try:
         overrides = parse_overrides(args.overrides)
-        from .profiles import load_profile
-
-        check_overrides(load_profile(args.profile), overrides)
+        load_profile(args.profile, overrides)
     except ValueError as e:
         ap.error(str(e))
-    return run(args.profile, out, args.data_root, args.cache_dir, only, overrides)
+    return run(args.profile, out, args.data_root, args.cache_dir, only, overrides, args.resume, args.notebooks,
+               report=not args.no_report)
 
 
 if __name__ == "__main__":

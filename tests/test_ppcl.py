@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from ppcl.algorithm import Algorithm1, PPCLLossConfig
+from ppcl.algorithm import PPCLObjective, PPCLLossConfig
 from ppcl.evaluate.engine import BEHIND, Encoded, crloc_pair_distance, distance_matrix, encode, fuse_distances, region_descriptor
 from ppcl.geometry import box_containment, box_iou, crop, grid_points, t_to_box
 from ppcl.losses import batch_hard_triplet, pp_cycle, pp_triplet, sample_negative_boxes
@@ -138,7 +138,7 @@ def test_algorithm1_computes_F_once_on_2B_images_and_all_terms():
     m = tiny_ppcl()
     calls = []
     m.backbone.register_forward_hook(lambda mod, inp, out: calls.append(inp[0].shape[0]))
-    obj = Algorithm1(m, PPCLLossConfig())
+    obj = PPCLObjective(m, PPCLLossConfig())
     x, y = torch.randn(8, 3, 32, 16), torch.arange(4).repeat_interleave(2)
     terms = obj(x, y, torch.Generator().manual_seed(0))
     assert calls == [16]  # F(x^r) and F(x) in one pass; F(y) is a permutation of F(x)
@@ -153,17 +153,17 @@ def test_algorithm1_computes_F_once_on_2B_images_and_all_terms():
 def test_ablation_weights_drop_their_terms():
     m = tiny_ppcl()
     x, y = torch.randn(8, 3, 32, 16), torch.arange(4).repeat_interleave(2)
-    only_cyc = Algorithm1(m, PPCLLossConfig(lam_tri=0))(x, y, torch.Generator().manual_seed(0))
+    only_cyc = PPCLObjective(m, PPCLLossConfig(lam_tri=0))(x, y, torch.Generator().manual_seed(0))
     assert "L_tri" not in only_cyc and "L_cyc" in only_cyc
-    rplus = Algorithm1(m, PPCLLossConfig(lam_cyc=0, lam_tri=0))(x, y, torch.Generator().manual_seed(0))
+    rplus = PPCLObjective(m, PPCLLossConfig(lam_cyc=0, lam_tri=0))(x, y, torch.Generator().manual_seed(0))
     assert set(rplus) == {"L_F_ce", "L_F_tri", "loss"}
     calls = []
     m.backbone.register_forward_hook(lambda mod, inp, out: calls.append(inp[0].shape[0]))
-    Algorithm1(m, PPCLLossConfig(lam_cyc=0, lam_tri=0, partial_input="resize"))(x, y, torch.Generator().manual_seed(0))
-    Algorithm1(m, PPCLLossConfig(lam_cyc=0, lam_tri=0, partial_input=None))(x, y, torch.Generator().manual_seed(0))
+    PPCLObjective(m, PPCLLossConfig(lam_cyc=0, lam_tri=0, partial_input="resize"))(x, y, torch.Generator().manual_seed(0))
+    PPCLObjective(m, PPCLLossConfig(lam_cyc=0, lam_tri=0, partial_input=None))(x, y, torch.Generator().manual_seed(0))
     assert calls == [16, 8]  # the Resize recipe sees 2B images, the plain step B
     with pytest.raises(ValueError, match="partial_input='rectify'"):
-        Algorithm1(m, PPCLLossConfig(partial_input="resize"))(x, y, torch.Generator().manual_seed(0))
+        PPCLObjective(m, PPCLLossConfig(partial_input="resize"))(x, y, torch.Generator().manual_seed(0))
 
 
 # ---- the pairwise engine -------------------------------------------------------------------
@@ -211,7 +211,7 @@ def test_topk_reranks_only_the_top_of_the_global_ranking():
 def test_pp_triplet_can_be_kept_off_the_backbone():
     m = tiny_ppcl()
     x, y = torch.randn(8, 3, 32, 16), torch.arange(4).repeat_interleave(2)
-    terms = Algorithm1(m, PPCLLossConfig(lam_cyc=0, triplet_trains_F=False))(x, y, torch.Generator().manual_seed(0))
+    terms = PPCLObjective(m, PPCLLossConfig(lam_cyc=0, triplet_trains_F=False))(x, y, torch.Generator().manual_seed(0))
     terms["L_tri"].backward()
     assert all(p.grad is None or p.grad.abs().sum() == 0 for p in m.backbone.parameters())
     assert m.crloc.fc.weight.grad.abs().sum() > 0

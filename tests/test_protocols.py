@@ -62,7 +62,7 @@ def test_the_peers_camera_bugs_would_lose_matches_and_are_refused(tmp_path):
 def test_evaluate_partial_runs_every_method_in_both_directions(tmp_path):
     data = load_partial_reid(build_partial_reid(tmp_path).root)
     out = evaluate_partial(tiny_ppcl(), data, fuse=0.5)
-    assert set(out) == {"pad", "resize", "+R", "+R+L", "+R+L+G"}
+    assert set(out) == {"pad", "resize", "+R", "+R+box", "+R+L", "+R+L+G"}
     region, d0 = out["+R+L"]["distmat"], out["+R"]["distmat"]
     assert torch.allclose(out["+R+L+G"]["distmat"], region + 0.5 * d0)  # CRLoc's distances reused, + w * d0
     for m, res in out.items():

@@ -530,3 +530,17 @@ def test_registry_names_and_unknown() -> None:
     assert PUBLISHED_COUNTS["market1501"]["gallery_images"] == 15_913
     with pytest.raises(ValueError, match="unknown dataset 'duke'.*market1501"):
         load("duke", "/nowhere")
+
+
+@pytest.mark.parametrize("lfw_folder", ["lfw", "lfw_funneled", "lfw-deepfunneled"])
+def test_every_reader_accepts_the_folder_that_holds_all_the_datasets(tmp_path, lfw_folder):
+    """`--data-root DATA` with every download unpacked side by side (LFW's images folder with its
+    pairs.txt beside it, as LFW's separate downloads unpack)."""
+    from ppcl.data.readers import load
+    from tests.fixtures import build_casia_webface, build_lfw, build_market1501, build_partial_ilids, build_partial_reid
+
+    build_market1501(tmp_path), build_partial_reid(tmp_path), build_partial_ilids(tmp_path)
+    build_lfw(tmp_path, folder=lfw_folder, pairs="beside"), build_casia_webface(tmp_path)
+    roots = {n: load(n, tmp_path).root for n in ("market1501", "partial_reid", "partial_ilids", "lfw", "casia_webface")}
+    assert roots["lfw"].name == lfw_folder and roots["market1501"].name == "Market-1501-v15.09.15"
+    assert load("lfw", tmp_path).info["pairs_path"] == str(tmp_path / "pairs.txt")

@@ -151,3 +151,12 @@ def roundtrip_error(ex: dict, border: int = 1) -> float:
     x0, y0, x1, y1 = t_to_pixels(ex["t"], h, w)
     inner = (slice(y0 + border, y1 - border), slice(x0 + border, x1 - border))
     return float(np.abs(back[inner] - ex["holistic"][inner].astype(np.float32)).mean())
+
+
+def sample_images(records, n: int, seed: int = 0) -> list[np.ndarray]:
+    """``n`` of ``records`` drawn with ``seed``, read as ``H x W x 3`` uint8 arrays."""
+    from .common import read_image
+
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(len(records), size=min(n, len(records)), replace=False)
+    return [np.asarray(read_image(records[i].path)) for i in idx]

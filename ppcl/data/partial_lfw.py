@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io import write_text
 from .common import DatasetError, FaceData
 from .partial import SIDES, sample_partial_t
 
@@ -70,12 +71,7 @@ def build_partial_lfw(
 
 def write_manifest(manifest: dict, path: str | Path) -> Path:
     """Write the manifest as JSON atomically (temp file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(manifest, indent=1))
-    os.replace(tmp, path)
-    return path
+    return write_text(path, json.dumps(manifest, indent=1))
 
 
 def read_manifest(path: str | Path) -> dict:
@@ -90,3 +86,15 @@ def read_manifest(path: str | Path) -> dict:
     if m.get("protocol") != "Partial-LFW" or not {"gallery", "query", "seed"} <= set(m):
         raise DatasetError(path, "a Partial-LFW manifest with 'gallery', 'query' and 'seed'", f"keys {sorted(m)}")
     return m
+
+
+def partial_lfw_examples(manifest: dict, n: int) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
+    """The first ``n`` queries of a manifest: the LFW images, their partial crops and short names."""
+    from .common import read_image
+    from .partial import crop_pixels
+
+    base = Path(manifest["root"])
+    show = manifest["query"][:n]
+    faces = [np.asarray(read_image(base / q["path"])) for q in show]
+    cuts = [crop_pixels(f, np.array(q["t"]))[0] for f, q in zip(faces, show)]
+    return faces, cuts, [q["name"][:10] for q in show]

@@ -72,3 +72,18 @@ def partial_ground_truth(root: str | Path, dataset: str) -> dict[str, dict] | No
         for e in entries
         if e["dataset"] == dataset
     }
+
+
+def first_pairs(data: ReIDData, n: int) -> tuple[list, list, list[str]]:
+    """The first partial (query) image and the first whole (gallery) image of ``n`` identities
+    of a partial set, as PIL images, with titles: for a side-by-side figure."""
+    from .common import read_image
+
+    first: dict[int, object] = {}
+    for r in data.query:
+        first.setdefault(r.pid, r)
+    whole: dict[int, object] = {}
+    for r in data.gallery:
+        whole.setdefault(r.pid, r)
+    pids = [p for p in sorted(first) if p in whole][:n]
+    return ([read_image(first[p].path) for p in pids], [read_image(whole[p].path) for p in pids], [f"id {p}" for p in pids])

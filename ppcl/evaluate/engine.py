@@ -10,6 +10,9 @@ Methods (Table 1a):
   region locates its corresponding region in the other image, and the pair's distance is
   between those two regions only (§3.4). Optionally only the top-K of the ``+R`` ranking
   are re-ranked this way.
+* ``+R+box`` — the kit's control for CRLoc: as ``+R+L`` but the reference region is the partial
+  side's own GLRec layout box cut from the reference map (no locator, blind to the reference),
+  so ``+R+L`` against ``+R+box`` tells whether a *learned* locator beats a fixed box;
 * ``+R+L+G`` — the kit's option, not the paper's: ``+R+L``'s region distance plus ``fuse``
   times the ``+R`` distance, ``fuse`` chosen on a validation split
   (:func:`ppcl.evaluate.validation.fusion_weight`); ``fuse = 0`` is ``+R+L``.
@@ -35,8 +38,8 @@ from ..geometry import crop, identity_t
 from ..models.backbone import gap
 from ..models.ppcl import PPCL
 
-METHODS = ("pad", "resize", "+R", "+R+L", "+R+L+G")
-PAIRWISE = ("+R+L", "+R+L+G")  # methods that run CRLoc per pair (on +R's feature maps)
+METHODS = ("pad", "resize", "+R", "+R+box", "+R+L", "+R+L+G")
+PAIRWISE = ("+R+box", "+R+L", "+R+L+G")  # region-to-region methods, per pair (on +R's feature maps)
 BEHIND = 4.0  # added to entries a top-K re-ranking leaves out: beyond any cosine distance
 
 
@@ -161,6 +164,33 @@ def crloc_pair_distance(
     return (out, boxes) if return_boxes else out
 
 
+def region_weights(t: Tensor, map_size: tuple[int, int], patch_size: tuple[int, int]) -> Tensor:
+    """``(N, 4)`` boxes -> ``(N, H*W)`` weights with ``gap(crop(h, t, patch_size)) == w @ h``.
+
+    Bilinear sampling is linear in the map, so the pooled descriptor of a cut region is a fixed
+    weighting of the map's cells; computing the weights once per box (by cutting an identity
+    basis) lets every (box, map) pair be pooled with one matrix product, without copying maps.
+    """
+    h, w = map_size
+    basis = torch.eye(h * w, dtype=t.dtype, device=t.device).view(1, h * w, h, w).expand(len(t), -1, -1, -1)
+    return crop(basis, t, patch_size).mean(dim=(-2, -1))
+
+
+@torch.no_grad()
+def fixed_box_distance(model: PPCL, anchors: Encoded, refs: Encoded, chunk: int = 64) -> Tensor:
+    """``(len(anchors), len(refs))``: each anchor's region (its layout box t) against the same box
+    cut from every reference map — ``+R+L`` with GLRec's reference-blind box instead of CRLoc's."""
+    neck = model.backbone.eval().embed
+    weights = region_weights(anchors.t, tuple(refs.maps.shape[-2:]), model.crloc.cfg.patch_size)  # (A, V)
+    flat = refs.maps.flatten(2)  # (R, C, V)
+    out = torch.empty(len(anchors), len(refs))
+    for s in range(0, len(anchors), chunk):
+        pooled = torch.einsum("av,rcv->arc", weights[s : s + chunk], flat)  # (a, R, C)
+        desc = F.normalize(neck(pooled.reshape(-1, pooled.shape[-1])), dim=-1).view(*pooled.shape[:2], -1)
+        out[s : s + chunk] = 1.0 - (desc * anchors.desc[s : s + chunk, None, :]).sum(-1)
+    return out
+
+
 def distance_matrix(
     model: PPCL,
     query: Encoded,
@@ -182,6 +212,9 @@ def distance_matrix(
         return d0
     if anchor not in ("query", "gallery"):
         raise ValueError(f"anchor must be 'query' or 'gallery'; got {anchor!r}")
+    if method == "+R+box":
+        model = model.to("cpu")
+        return fixed_box_distance(model, query, gallery) if anchor == "query" else fixed_box_distance(model, gallery, query).T
     q_n, g_n = d0.shape
     if topk is None or topk >= g_n:
         qi, gi = torch.meshgrid(torch.arange(q_n), torch.arange(g_n), indexing="ij")

@@ -94,3 +94,25 @@ def metrics_on_test_set(model: GLRec, partial: Sequence[Record], holistic: Seque
                "gate_accuracy_holistic": float(correct[len(partial):].mean()), "mean_iou": float("nan"), "n": len(x)}
     out["t_pred"], out["eta"] = t_pred, eta
     return out
+
+
+def summary_table(m: dict):
+    """GLRec's held-out numbers (from :func:`glrec_metrics`) beside the paper's (gate accuracy
+    94.3% on simulated partial Market-1501; the paper gives no layout IoU)."""
+    import pandas as pd
+
+    from .. import paper
+
+    return pd.DataFrame([
+        {"metric": "gate accuracy (%)", "kit": 100 * m["gate_accuracy"], "paper": paper.GATE_ACCURACY},
+        {"metric": "gate accuracy, partial inputs (%)", "kit": 100 * m["gate_accuracy_partial"], "paper": None},
+        {"metric": "gate accuracy, holistic inputs (%)", "kit": 100 * m["gate_accuracy_holistic"], "paper": None},
+        {"metric": "mean layout IoU (partial)", "kit": m["mean_iou"], "paper": None},
+    ]).round(3)
+
+
+def worst_placed(t_pred: Tensor, t_true: Tensor, is_partial: Tensor, n: int) -> Tensor:
+    """Indices of the ``n`` partial crops whose predicted layout has the lowest IoU with the truth."""
+    iou = box_iou(t_to_box(t_pred), t_to_box(t_true))
+    iou[~is_partial.bool()] = float("inf")
+    return iou.argsort()[:n]

@@ -85,7 +85,7 @@ def evaluate_partial(
         part, whole, enc_s = cache[key]
         t0 = time.perf_counter()
         # The partial side anchors CRLoc in both directions; Table 3 transposes.
-        if m in PAIRWISE:
+        if m in ("+R+L", "+R+L+G"):
             if region is None:
                 region = distance_matrix(model, part, whole, "+R+L", anchor="query", topk=topk, device=device, progress=progress)
                 region_s = time.perf_counter() - t0

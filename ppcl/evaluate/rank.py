@@ -41,7 +41,10 @@ def rank(
     """CMC (ranks 1..max_rank) and mAP over queries with at least one valid true match.
 
     Returns ``{"cmc": array(max_rank), "mAP", "rank1", "rank3", "rank5", "rank10",
-    "num_valid_queries", "num_queries"}`` with accuracies as fractions in [0, 1].
+    "num_valid_queries", "num_queries", "per_query"}`` with accuracies as fractions in [0, 1];
+    ``per_query`` holds, for each valid query in order, its index (``query``), the 0-based rank of
+    its first true match (``first``) and its AP (``ap``), so methods scored on the same queries can
+    be compared query by query (:mod:`ppcl.evaluate.compare`).
     """
     d = torch.as_tensor(np.asarray(distmat) if not isinstance(distmat, Tensor) else distmat).float()
     qp, gp = _as_tensor(q_pids, "q_pids"), _as_tensor(g_pids, "g_pids")
@@ -56,6 +59,8 @@ def rank(
             raise ValueError("camera ids must have one entry per query / gallery image")
     cmc_hits = torch.zeros(max_rank)
     aps: list[Tensor] = []
+    firsts: list[Tensor] = []
+    kept: list[Tensor] = []
     for s in range(0, len(qp), chunk):
         dq = d[s : s + chunk]
         match = qp[s : s + chunk, None] == gp[None, :]
@@ -67,6 +72,7 @@ def rank(
         keep = n_match > 0
         if not keep.any():
             continue
+        kept.append(torch.arange(s, s + len(keep))[keep])
         dq, match, valid, n_match = dq[keep], match[keep], valid[keep], n_match[keep]
         m_max = int(n_match.max())
         m_sorted = dq.masked_fill(~match, float("inf")).topk(m_max, dim=1, largest=False).values
@@ -80,12 +86,15 @@ def rank(
         real = k[None, :] <= n_match[:, None]
         aps.append(((k / (ranks + 1)) * real).sum(1) / n_match)
         first = ranks[:, 0].long()
+        firsts.append(first)
         cmc_hits += (first[:, None] < torch.arange(1, max_rank + 1)[None, :]).float().sum(0)
     n_valid = int(sum(len(a) for a in aps))
     if n_valid == 0:
         raise ValueError("no query has a valid true match in the gallery (all filtered out?)")
     cmc = (cmc_hits / n_valid).numpy()
-    out = {"cmc": cmc, "mAP": float(torch.cat(aps).mean()), "num_valid_queries": n_valid, "num_queries": len(qp)}
+    ap = torch.cat(aps)
+    out = {"cmc": cmc, "mAP": float(ap.mean()), "num_valid_queries": n_valid, "num_queries": len(qp),
+           "per_query": {"query": torch.cat(kept).numpy(), "first": torch.cat(firsts).numpy(), "ap": ap.numpy()}}
     for r in (1, 3, 5, 10):
         if r <= max_rank:
             out[f"rank{r}"] = float(cmc[r - 1])

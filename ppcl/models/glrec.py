@@ -68,8 +68,10 @@ class GLRec(nn.Module):
         return out[:, :4], out[:, 4]
 
     def clamp_t(self, t: Tensor) -> Tensor:
-        """Keep scales positive (a degenerate t would blow T up)."""
-        return torch.cat([t[:, :2].clamp(self.cfg.min_scale, 1.0), t[:, 2:].clamp(-1.0, 1.0)], dim=1)
+        """A valid layout: scales in ``[min_scale, 1]`` (a degenerate t would blow T up) and the
+        box inside the canvas (centre within ``[s - 1, 1 - s]``), as every true crop is."""
+        s = t[:, :2].clamp(self.cfg.min_scale, 1.0)
+        return torch.cat([s, torch.clamp(t[:, 2:], min=s - 1, max=1 - s)], dim=1)
 
     @torch.no_grad()
     def rectify(

@@ -7,6 +7,7 @@ paper's Figure 6: GLRec's layout in blue, CRLoc's region in red; the true region
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -16,8 +17,15 @@ from torch import Tensor
 
 from ..data.transforms import denormalize
 from ..geometry import pixel_box
+from ..io import atomic_write
 
 BLUE, RED, GREEN = "#1f77ff", "#ff2a2a", "#22cc44"
+
+
+def notebook_style(dpi: int = 72) -> None:
+    """Matplotlib defaults for the notebooks: figures drawn at ``dpi`` (small enough that an
+    executed notebook stays a few hundred kB)."""
+    plt.rcParams["figure.dpi"] = dpi
 
 
 def to_display(x: Tensor | np.ndarray, normalized: bool = True) -> np.ndarray:
@@ -192,16 +200,7 @@ def locator_scatter(agreement: dict, title: str = "box centre vs the true region
 
 def save_figure(fig, folder, name: str, dpi: int = 110):
     """Save ``fig`` as ``folder/name.png`` atomically (temp file, then rename); return the path."""
-    import os
-    from pathlib import Path
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.png"
-    tmp = folder / f".{name}.tmp.png"
-    fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-    os.replace(tmp, path)
-    return path
+    return atomic_write(Path(folder) / f"{name}.png", lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png"))
 
 
 def partial_examples_figure(examples: list[dict], restored: list | None = None):
@@ -245,6 +244,40 @@ def pairs_figure(left: list, right: list, titles: list[str], left_name: str = "p
     return fig
 
 
-def keep(fig, folder, name: str) -> None:
-    """Save ``fig`` under ``folder`` (see :func:`save_figure`) and let the notebook show it."""
+def save_and_show(fig, folder, name: str) -> None:
+    """Save ``fig`` under ``folder`` (see :func:`save_figure`); a notebook then shows it (the inline
+    backend draws every open figure when the cell ends)."""
     save_figure(fig, folder, name)
+
+
+def validation_curves(histories: dict[str, object], title: str = "validation rank-1 (held-out training ids)"):
+    """Validation rank-1 per epoch, one line per ``{label: History}`` (e.g. each variant and seed)."""
+    fig, ax = plt.subplots(figsize=(5, 3))
+    for label, h in histories.items():
+        rows = [e for e in h.epochs if "val_rank1" in e]
+        ax.plot([e["epoch"] + 1 for e in rows], [100 * e["val_rank1"] for e in rows], marker="o", ms=3, label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("rank-1 (%)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def differences_plot(diff, title: str = "rank-1 difference, paired 95% interval (points)"):
+    """Forest plot of :func:`ppcl.evaluate.compare.differences`: one row per (setting, method vs
+    versus), the mean difference and its interval; the zero line is "no difference"."""
+    labels = [f"{r.dataset}, {r.direction}: {r.method} − {r.versus}" for r in diff.itertuples()]
+    fig, ax = plt.subplots(figsize=(6.5, 0.28 * len(labels) + 1.0))
+    y = np.arange(len(labels))[::-1]
+    colours = [GREEN if r.ci_low > 0 else RED if r.ci_high < 0 else "0.4" for r in diff.itertuples()]
+    ax.hlines(y, diff.ci_low, diff.ci_high, colors=colours, lw=2)
+    ax.scatter(diff.rank1_diff_mean, y, color=colours, zorder=3, s=12)
+    ax.axvline(0, color="0.6", lw=1, ls="--")
+    ax.set_yticks(y)
+    ax.set_yticklabels(labels, fontsize=7)
+    ax.set_xlabel("points of rank-1")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig

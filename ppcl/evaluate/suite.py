@@ -1,0 +1,112 @@
+"""The partial re-ID suite over seeds: every compared method on both test sets, both directions.
+
+Tables 2 and 3 (and 1a) compare methods that come from different trained models: Pad and
+Resize use the Resize-trained F, +R its own model, PPCL's rows the PPCL-trained one. For each
+seed :func:`score_seed` encodes each test set once per model, computes each method's distance
+matrix and ranks it both ways; :func:`ppcl.evaluate.compare.seed_summary` and
+:func:`ppcl.evaluate.compare.differences` then turn the rows into means, spreads and paired
+intervals.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..data.common import ReIDData
+from ..models.ppcl import PPCL
+from .protocols import evaluate_partial
+
+
+@dataclass(frozen=True)
+class Method:
+    """A row of the tables: ``label`` computed by the engine's ``method`` on ``variant``'s model."""
+
+    label: str
+    variant: str
+    method: str
+
+
+METHODS: tuple[Method, ...] = (
+    Method("Pad", "resize", "pad"),
+    Method("Resize", "resize", "resize"),
+    Method("+R", "+R", "+R"),
+    Method("+R fixed box", "+R", "+R+box"),
+    Method("PPCL", "ppcl", "+R+L"),
+    Method("PPCL fixed box", "ppcl", "+R+box"),
+    Method("PPCL + global (kit)", "ppcl", "+R+L+G"),
+)
+DATASETS = {"partial_reid": "Partial-REID", "partial_ilids": "Partial-iLIDS"}
+DIRECTIONS = {"query": "partial as query", "gallery": "partial as gallery"}
+
+
+def score_seed(models: dict[str, PPCL], data: dict[str, ReIDData], seed: int, methods: Sequence[Method] = METHODS,
+               fuse: float | None = None, topk: int | None = None, device="cpu") -> tuple[list[dict], dict, dict]:
+    """Every method on every partial set in ``data``, both directions, for one seed's models.
+
+    Returns ``(rows, per_query, raw)``: one row per (dataset, direction, method) with ``seed``,
+    ``rank1/3/5/10`` and ``mAP`` (fractions); ``per_query[(dataset, direction, label)]`` the
+    per-query ranks; ``raw[(dataset, variant)]`` :func:`evaluate_partial`'s full output.
+    """
+    rows, per_query, raw = [], {}, {}
+    for ds, d in data.items():
+        for variant in dict.fromkeys(m.variant for m in methods):
+            wanted = tuple(m.method for m in methods if m.variant == variant)
+            raw[(ds, variant)] = evaluate_partial(models[variant], d, wanted, topk=topk, device=device,
+                                                  fuse=fuse if "+R+L+G" in wanted else None)
+        for m in methods:
+            r = raw[(ds, m.variant)][m.method]
+            for direction in DIRECTIONS:
+                res = r[direction]
+                rows.append({"dataset": DATASETS.get(ds, ds), "direction": direction, "method": m.label, "seed": seed,
+                             **{k: res[k] for k in ("rank1", "rank3", "rank5", "rank10", "mAP")}})
+                per_query[(DATASETS.get(ds, ds), direction, m.label)] = res["per_query"]
+    return rows, per_query, raw
+
+
+def paper_style(summary, direction: str, paper_rows: dict | None = None, label: str = "kit"):
+    """Table 2 (``direction="query"``) or 3 (``"gallery"``) from a seed summary: the paper's rows
+    (R-1 and R-3 as published) above the kit's (R-1 mean ± std over seeds, R-3 mean)."""
+    import pandas as pd
+
+    from .. import paper
+
+    ref = paper_rows if paper_rows is not None else (paper.TABLE2 if direction == "query" else paper.TABLE3)
+    rows = [{"source": "paper", "method": name, "Partial-REID R-1": f"{a1:.1f}", "Partial-REID R-3": f"{a3:.1f}",
+             "Partial-iLIDS R-1": f"{b1:.1f}", "Partial-iLIDS R-3": f"{b3:.1f}"} for name, (a1, a3, b1, b3) in ref.items()]
+    s = summary[summary.direction == direction]
+    for method in dict.fromkeys(s.method):
+        row = {"source": label, "method": method}
+        for ds in DATASETS.values():
+            hit = s[(s.method == method) & (s.dataset == ds)]
+            if len(hit):
+                h = hit.iloc[0]
+                row[f"{ds} R-1"] = f"{h.rank1_mean:.1f} ± {h.rank1_std:.1f}"
+                row[f"{ds} R-3"] = f"{h.rank3_mean:.1f}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def ranked_examples(model: PPCL, data: ReIDData, result: dict, n: int = 3, top: int = 6, seed: int = 0) -> list[dict]:
+    """``n`` partial queries (drawn with ``seed``) with their ``top`` gallery images under ``result``
+    (one method's entry of :func:`evaluate_partial` on ``data``), CRLoc's box in each and whether it
+    is a true match: the inputs of :func:`ppcl.viz.ranked_list`."""
+    import numpy as np
+    import torch
+
+    from .engine import crloc_pair_distance, load_images
+
+    part, whole = result["encoded"]
+    d = result["distmat"]
+    size = model.input_size
+    rng = np.random.default_rng(seed)
+    out = []
+    for qi in rng.choice(len(data.query), size=min(n, len(data.query)), replace=False).tolist():
+        top_j = d[qi].argsort()[:top]
+        pairs = torch.stack([torch.full_like(top_j, qi), top_j], 1)
+        _, boxes = crloc_pair_distance(model, part, whole, pairs, return_boxes=True)
+        q_img = load_images([data.query[qi]], size)
+        out.append({"query": model.glrec.rectify(q_img, out_size=size)["x_r"][0], "query_box": part.t[qi],
+                    "gallery": list(load_images([data.gallery[j] for j in top_j.tolist()], size)),
+                    "correct": [data.gallery[j].pid == data.query[qi].pid for j in top_j.tolist()],
+                    "boxes": boxes, "dists": d[qi, top_j].tolist(), "name": data.query[qi].path})
+    return out

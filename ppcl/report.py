@@ -1,0 +1,108 @@
+"""The batch run's report: every table the notebooks wrote, beside the paper's, in one page.
+
+``write_report(run_folder)`` reads what the notebooks saved under ``tables/`` (CSV) and
+``figures/`` (PNG) and ``run.json`` (parameters, machine, versions, wall times), and writes
+``REPORT.md`` and ``REPORT.html``. Nothing is typed in: every kit number comes from a table a
+notebook computed, the paper's numbers from :mod:`ppcl.paper`; a table the run did not produce
+is listed as missing rather than left out silently.
+"""
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .io import write_text
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    tables: tuple[str, ...]  # names under tables/ (without .csv)
+    figures: tuple[str, ...] = ()  # names under figures/ (without .png)
+    note: str = ""
+
+
+SECTIONS: tuple[Section, ...] = (
+    Section("Data (notebook 01)", ("01_counts",), ("01_partial_crops",),
+            "Counts found beside the published ones; the synthetic sets are small by design."),
+    Section("GLRec (notebook 02)", ("02_glrec_summary", "02_glrec_by_side"), ("02_glrec_examples",),
+            "Gate accuracy beside the paper's 94.3% (simulated partial Market-1501); layout IoU on held-out crops."),
+    Section("Tables 2 and 3: partial re-ID (notebook 03)", ("03_table2_partial_query", "03_table3_partial_gallery"),
+            ("03_locator_agreement",), "Kit rows: rank-1 mean ± std over the profile's seeds; paper rows as published."),
+    Section("Seed summary and paired differences (notebook 03)", ("03_seed_summary", "03_differences"), ("03_differences",),
+            "Differences in rank-1 points with paired bootstrap 95% intervals (queries resampled, seeds pooled); "
+            "an interval containing 0 means the run cannot tell the two methods apart."),
+    Section("Table 1a: model variations (notebook 04)", ("04_table1a", "04_table1a_steps"), ()),
+    Section("Figure 5: rank-1 against the query's input ratio (notebook 04)", ("04_figure5",), ("04_figure5",)),
+    Section("Table 1b: partial query × partial gallery (notebook 04)", ("04_table1b", "04_gate"), ("04_table1b",)),
+    Section("Table 1c: λ_cyc × λ_tri on validation (notebook 04)", ("04_table1c",), ("04_table1c",)),
+    Section("Time analysis (notebook 04)", ("04_time",), ()),
+    Section("Holistic check (notebook 04)", ("04_holistic",), ()),
+    Section("Table 4: Partial-LFW (notebook 05)", ("05_table4", "05_roc"), ("05_roc",)),
+)
+
+
+def _read(tables: Path, name: str):
+    import pandas as pd
+
+    path = tables / f"{name}.csv"
+    return pd.read_csv(path) if path.is_file() else None
+
+
+def _run_info(state: dict) -> tuple[list[str], list[str]]:
+    p, m = state.get("parameters", {}), state.get("machine", {})
+    rows = [("profile", p.get("profile")), ("overrides", json.dumps(p.get("overrides") or {})),
+            ("data root", p.get("data_root") or "(synthetic, generated)"), ("started", state.get("started")),
+            ("finished", state.get("finished")), ("CPU", m.get("cpu")), ("cores / torch threads", f"{m.get('cores')} / {m.get('threads')}"),
+            ("GPU", m.get("gpu") or "none"), ("platform", m.get("platform")),
+            ("versions", ", ".join(f"{k} {v}" for k, v in (m.get("versions") or {}).items()))]
+    for nb, s in (state.get("notebooks") or {}).items():
+        rows.append((f"notebook {nb}", f"{s.get('status')}" + (f", {s['seconds']:.0f} s" if "seconds" in s else "")))
+    md = ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows]
+    ht = ["<table>"] + [f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows] + ["</table>"]
+    return md, ht
+
+
+def write_report(out: str | Path) -> Path:
+    """Write ``REPORT.md`` and ``REPORT.html`` in the run folder ``out``; return the Markdown path."""
+    out = Path(out)
+    tables, figures = out / "tables", out / "figures"
+    state_path = out / "run.json"
+    state = json.loads(state_path.read_text()) if state_path.is_file() else {}
+    md = ["# PPCL reproduction kit: report", "",
+          "Every kit number below was computed by this run's notebooks and read from `tables/`; the paper's numbers "
+          "are labelled `paper`. Trained numbers differ between seeds and between machines (float reduction order): "
+          "read each beside its spread and interval.", "", "## Run", ""]
+    ht = ["<html><head><meta charset='utf-8'><title>PPCL kit report</title>",
+          "<style>body{font-family:sans-serif;max-width:70em;margin:auto}table{border-collapse:collapse;margin:1em 0}"
+          "td,th{border:1px solid #ccc;padding:2px 6px;font-size:90%}img{max-width:100%}</style></head><body>",
+          "<h1>PPCL reproduction kit: report</h1>", "<h2>Run</h2>"]
+    info_md, info_ht = _run_info(state)
+    md += info_md
+    ht += info_ht
+    missing = []
+    for sec in SECTIONS:
+        found = [(name, _read(tables, name)) for name in sec.tables]
+        if all(df is None for _, df in found):
+            missing.append(sec.title)
+            continue
+        md += ["", f"## {sec.title}", ""] + ([sec.note, ""] if sec.note else [])
+        ht += [f"<h2>{html.escape(sec.title)}</h2>"] + ([f"<p>{html.escape(sec.note)}</p>"] if sec.note else [])
+        for name, df in found:
+            if df is None:
+                md += [f"*`{name}` was not produced by this run.*", ""]
+                continue
+            md += [f"`tables/{name}.csv`", "", df.to_markdown(index=False, floatfmt=".2f"), ""]
+            ht += [f"<p><code>tables/{name}.csv</code></p>", df.to_html(index=False, float_format=lambda v: f"{v:.2f}")]
+        for fig in sec.figures:
+            if (figures / f"{fig}.png").is_file():
+                md += [f"![{fig}](figures/{fig}.png)", ""]
+                ht += [f"<p><img src='figures/{fig}.png' alt='{fig}'></p>"]
+    if missing:
+        md += ["", "## Not produced by this run", ""] + [f"- {t}" for t in missing]
+        ht += ["<h2>Not produced by this run</h2><ul>"] + [f"<li>{html.escape(t)}</li>" for t in missing] + ["</ul>"]
+    ht.append("</body></html>")
+    write_text(out / "REPORT.html", "\n".join(ht) + "\n")
+    return write_text(out / "REPORT.md", "\n".join(md) + "\n")
