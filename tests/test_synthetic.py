@@ -391,3 +391,149 @@ def test_jobs_are_frozen_picklable_records_with_one_writer_each():
     for job in jobs:
         assert dataclasses.is_dataclass(job) and type(job).__dataclass_params__.frozen
         assert pickle.loads(pickle.dumps(job)) == job
+
+
+# --- detection boxes and body frames ---------------------------------------------------------------
+
+MARKET_TREE = ("bounding_box_train", "query", "bounding_box_test")
+DETECTED = {"bounding_box_train", "bounding_box_test", "whole_body_images", "Gallery", "partial_body_images", "Probe"}
+
+
+def gets_detection_box(rel: str) -> bool:
+    """Market training and gallery images of labelled ids, Partial-REID whole-body images,
+    Partial-iLIDS gallery images, and partial probes' sources (and so the probes)."""
+    folder, name = rel.split("/")[-2:]
+    return folder in DETECTED and not name.startswith(("0000_", "-1_"))
+
+
+def body_rows(root: Path) -> list[tuple[str, dict]]:
+    return list(S.load_meta(root)["bodies"].items())
+
+
+def test_detection_boxes_are_good_and_loose_and_queries_stay_hand_drawn(smoke):
+    rows = body_rows(smoke)
+    det = [r for _, r in rows if r["box"] == "detector"]
+    assert len(det) > 80
+    iou = np.array([r["box_iou"] for r in det])
+    top = np.array([r["body"][1] for r in det])
+    bottom = np.array([r["body"][1] + r["body"][3] for r in det])
+    height = np.array([r["body"][3] for r in det])
+    centre = np.array([r["body"][0] - 0.5 for r in det])
+    assert iou.min() >= S.SMOKE.min_box_iou and iou.max() <= 1
+    assert (iou < 0.7).sum() >= 5 and 0.68 < np.median(iou) < 0.85  # spread, median ~0.75
+    assert (top < -0.02).sum() >= 3 and (bottom > 1.02).sum() >= 3  # boxes cutting the head / the feet
+    assert (top > 0.15).sum() >= 3  # and loose boxes with background above the head
+    assert height.max() - height.min() > 0.2 and np.abs(centre).max() > 0.08
+    for rel, r in rows:
+        folder, name = rel.split("/")[-2:]
+        if name.startswith(("0000_", "-1_")):  # distractors and junk keep their own boxes
+            assert folder == "bounding_box_test" and r["box"] in ("tight", "bad", "none"), rel
+        elif folder == "query":  # hand-drawn: the tight layout
+            assert r["box"] == "tight" and r["box_iou"] == 1.0, rel
+            cx, t, ws, ph = r["body"]
+            assert 0.7 < ph < 1.05 and abs(cx - 0.5) < 0.1 and -0.06 < t < 0.2, (rel, r)
+        elif gets_detection_box(rel):
+            assert r["box"] == "detector", rel
+        else:
+            assert folder == "occluded_body_images" and r["box"] == "tight", rel
+
+
+def test_detection_box_distribution():
+    rng = np.random.default_rng(0)
+    cfg = S.SYNTHETIC
+    draws = [S.sample_detection_box(rng, cfg.box_log_scale_h, cfg.box_log_scale_w, cfg.box_shift, cfg.min_box_iou)
+             for _ in range(4000)]
+    iou = np.array([i for _, i in draws])
+    boxes = np.array([b for b, _ in draws])
+    assert iou.min() >= 0.5 and 0.72 < np.median(iou) < 0.8
+    assert np.quantile(iou, 0.05) < 0.65 and np.quantile(iou, 0.95) > 0.85
+    assert (boxes[:, 1] > 0.1).mean() > 0.05 and (boxes[:, 3] < 0.9).mean() > 0.05  # cut the head / the feet
+    strict = [S.sample_detection_box(rng, (0, 0.3), (0, 0.3), (0.2, 0.2), 0.8)[1] for _ in range(200)]
+    assert min(strict) >= 0.8
+    with pytest.raises(ValueError):
+        S.SyntheticConfig(detection="loose")
+    with pytest.raises(ValueError):
+        S.SyntheticConfig(box_shift=(0.1, -0.1))
+    assert replace(S.SMOKE, detection="aligned").key() != S.SMOKE.key()
+
+
+def v1_market_image(ctx, pid: int, shot) -> bytes:
+    """A Market image as generator version 1 rendered it (one stream, no detection box)."""
+    cfg = ctx.cfg
+    img = S.render_person(ctx.persons["market_train" if shot.code == "market_train" else "market_test"][
+        (ctx.train_pids if shot.code == "market_train" else ctx.test_pids).index(pid)],
+        S.image_rng(cfg.seed, shot.code, pid, shot.index), ctx.cams["market"][shot.cam - 1], cfg.person_size,
+        view=shot.view, occluder=shot.occluder, occluder_strength=shot.strength or None, avoid=ctx.avoid)
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="JPEG", quality=cfg.jpeg_quality)
+    return buf.getvalue()
+
+
+def test_aligned_mode_renders_version_1_images_and_the_box_stream_is_separate(tmp_path):
+    aligned = S.generate(tmp_path / "a", replace(MINI, detection="aligned"), progress=False)
+    detector = S.generate(tmp_path / "d", MINI, progress=False)
+    ha, hd = file_hashes(aligned), file_hashes(detector)
+    assert ha.keys() == hd.keys()
+    images = [p for p in ha if p.endswith((".jpg", ".png"))]
+    same = {p for p in images if ha[p] == hd[p]}
+    for p in images:
+        if gets_detection_box(p):
+            assert p not in same, p  # re-framed by its detection box
+        else:  # queries, occluded, distractors, junk, faces: not a draw moved
+            assert p in same, p
+    # aligned mode: every labelled Market image is version 1's call, byte for byte
+    ctx = P.build_context(MINI, aligned)
+    for job in P.make_jobs(ctx):
+        if isinstance(job, P.MarketIdJob):
+            for shot in job.shots:
+                assert v1_market_image(ctx, job.pid, shot) == (aligned / S.MARKET_DIR / shot.folder / shot.name).read_bytes()
+    # the identity box changes nothing; a box re-frames the same pose, background and noise
+    ident, cam = ctx.persons["market_train"][0], ctx.cams["market"][0]
+    a, pa = S.render_detection(ident, S.image_rng(0, "market_train", 1, 1), cam)
+    b, pb = S.render_detection(ident, S.image_rng(0, "market_train", 1, 1), cam, box=(0.0, 0.0, 1.0, 1.0))
+    assert np.array_equal(a, b) and pa == pb
+    meta_a, meta_d = S.load_meta(aligned), S.load_meta(detector)
+    assert {r["box"] for r in meta_a["bodies"].values()} <= {"tight", "bad", "none"}
+    assert meta_a["partial"] == meta_d["partial"]  # the crops' t are drawn after the box, from the image's stream
+
+
+def test_bodies_cover_every_image(smoke):
+    bodies = S.load_meta(smoke)["bodies"]
+    expected = {str(p.relative_to(smoke)) for d in [f"{S.MARKET_DIR}/{f}" for f in MARKET_TREE] + [
+        f"{S.PREID_DIR}/whole_body_images", f"{S.PREID_DIR}/occluded_body_images", f"{S.ILIDS_DIR}/Gallery"]
+        for p in (smoke / d).iterdir()}
+    expected |= {str(p.relative_to(smoke)) for p in (smoke / S.SOURCES_DIR).rglob("*.png")}
+    assert set(bodies) == expected
+    assert {r["source"] for r in S.load_meta(smoke)["partial"]} <= set(bodies)
+    for rel, r in bodies.items():
+        if r["box"] == "none":  # junk: no person
+            assert r["body"] is None and rel.split("/")[-1].startswith("-1_"), rel
+            continue
+        cx, top, ws, ph = r["body"]
+        assert ws > 0 and ph > 0 and isinstance(r["flipped"], bool), rel
+    flips = [r["flipped"] for r in bodies.values() if r["body"] is not None]
+    assert 0.3 < np.mean(flips) < 0.7
+
+
+def test_recorded_body_frame_matches_the_pixels():
+    """Render with and without the person (same stream: same background, flip and noise); the
+    silhouette's top, soles and centre are where the recorded body frame says, flips included."""
+    ident = S.person_pools(0, [3])[0][1]
+    cam = S.cameras(0, 0, 1)[0]
+    boxes = [(-0.25, -0.05, 0.75, 1.0), (0.25, 0.1, 1.15, 0.95), (0.1, -0.1, 0.8, 1.2), (-0.1, 0.15, 1.0, 1.05)]
+    flips, checked_side = set(), 0
+    for k in range(12):
+        box = boxes[k % len(boxes)]
+        img, where = S.render_detection(ident, S.image_rng(0, "market_train", 1, k), cam, box=box)
+        bg, _ = S.render_detection(None, S.image_rng(0, "market_train", 1, k), cam, box=box)
+        h, w = img.shape[:2]
+        ys, xs = np.nonzero(np.abs(img.astype(int) - bg.astype(int)).max(-1) > 40)
+        cx, top, ws, ph = where.body()
+        assert abs(ys.min() - max(top * h, 0)) <= 3, k
+        assert abs(ys.max() + 1 - min((top + ph) * h, h)) <= 3, k
+        assert abs(xs.mean() - cx * w) <= 3, k
+        if abs(1 - 2 * cx) * w > 10:  # far off centre: the unflipped (wrong) centre would miss
+            assert abs(xs.mean() - (1 - cx) * w) > 6, k
+            checked_side += 1
+        flips.add(where.flipped)
+    assert flips == {True, False} and checked_side >= 6

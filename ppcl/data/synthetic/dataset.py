@@ -96,8 +96,18 @@ def write_lists_and_pairs(ctx: Context) -> int:
     return 3
 
 
-def meta(ctx: Context, partial: list[dict], n_files: int) -> dict[str, Any]:
-    """The content of ``synthetic_meta.json``: config, layout, partial records, identities, cameras."""
+BODY_CONVENTION = (
+    "bodies[relative path] = {body: [cx, top, width_scale, ph], flipped, box, box_iou}: the person was drawn in "
+    "local coordinates u (across the body, 0 at its centre) and v (0 at the top of the head, 1 at the soles) at "
+    "frame x = cx + s * u * width_scale, y = top + v * ph, with s = -1 if flipped else 1; cx and width_scale in "
+    "fractions of the frame width, top and ph of its height. box: tight (the hand-drawn-like framing), "
+    "detector (a detection box around the tight one; box_iou = their IoU), bad (a distractor's bad box), "
+    "none (junk: no person). A partial image's body is its source's (the partial entry's source), seen "
+    "through its t.")
+
+
+def meta(ctx: Context, partial: list[dict], bodies: dict[str, dict], n_files: int) -> dict[str, Any]:
+    """The content of ``synthetic_meta.json``: config, layout, partial and body records, identities, cameras."""
     cfg = ctx.cfg
     ids = lambda pool, keys: {str(k): p.to_dict() for k, p in zip(keys, ctx.persons[pool])}  # noqa: E731
     return {
@@ -116,6 +126,8 @@ def meta(ctx: Context, partial: list[dict], n_files: int) -> dict[str, Any]:
         "t_convention": "ppcl.geometry: t = (sx, sy, tx, ty), crop covers [tx-sx, tx+sx] x [ty-sy, ty+sy] "
                         "of the source canvas in [-1, 1] coordinates (align_corners=False)",
         "partial": partial,
+        "body_convention": BODY_CONVENTION,
+        "bodies": bodies,
         "identities": {
             "market_train": ids("market_train", ctx.train_pids),
             "market_test": ids("market_test", ctx.test_pids),
@@ -176,9 +188,9 @@ def _replace_folder(tmp: Path, final: Path) -> None:
         os.rename(tmp, final)
 
 
-def _run_jobs(ctx: Context, jobs: list[Job], workers: int, bar) -> tuple[int, list[dict]]:
-    """Run every job (in order, or in a pool of ``workers``); total files and partial records in job order."""
-    n_files, partial = 0, []
+def _run_jobs(ctx: Context, jobs: list[Job], workers: int, bar) -> tuple[int, list[dict], dict[str, dict]]:
+    """Run every job (in order, or in a pool of ``workers``); total files, partial and body records in job order."""
+    n_files, partial, bodies = 0, [], {}
     pool = None
     if workers == 1:
         results: Iterable = (run_job(ctx, job) for job in jobs)
@@ -187,15 +199,16 @@ def _run_jobs(ctx: Context, jobs: list[Job], workers: int, bar) -> tuple[int, li
                                    initargs=(ctx.cfg.to_dict(), str(ctx.root)))
         results = pool.map(_worker_run, jobs, chunksize=max(1, len(jobs) // (workers * 16)))
     try:
-        for n, recs in results:
+        for n, recs, job_bodies in results:
             n_files += n
             partial.extend(recs)
+            bodies.update(job_bodies)
             bar.update(1)
     finally:
         bar.close()
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    return n_files, partial
+    return n_files, partial, bodies
 
 
 def generate(out_dir: str | Path, cfg: SyntheticConfig = SYNTHETIC, progress: bool = True,
@@ -218,9 +231,9 @@ def generate(out_dir: str | Path, cfg: SyntheticConfig = SYNTHETIC, progress: bo
         jobs = make_jobs(ctx)
         workers = _default_workers(len(jobs)) if workers is None else max(1, int(workers))
         bar = tqdm(total=len(jobs), desc=f"synthetic data {final.name}", disable=not progress, unit="job")
-        n_files, partial = _run_jobs(ctx, jobs, workers, bar)
+        n_files, partial, bodies = _run_jobs(ctx, jobs, workers, bar)
         n_files += write_lists_and_pairs(ctx)
-        content = meta(ctx, partial, n_files + 1)
+        content = meta(ctx, partial, bodies, n_files + 1)
         (tmp / META_NAME).write_text(json.dumps(content, indent=1, sort_keys=False) + "\n")
         _replace_folder(tmp, final)
     except BaseException:

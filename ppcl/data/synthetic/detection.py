@@ -1,10 +1,15 @@
 """Detections: one pedestrian box as a re-ID detector crops it, with occluders.
 
-:func:`render_person` composes the camera's scene, the person placed with detector-box jitter
-(position, scale, aspect; bad boxes for distractors), an optional occluder (:data:`OCCLUDERS`),
-a left-right flip and the camera's response.
+:func:`render_person` composes the camera's scene, the person placed in a hand-drawn-like
+tight box (position, scale, aspect jitter; bad boxes for distractors), optionally re-framed by a
+detection box drawn around that tight box (:func:`sample_detection_box`), an optional occluder
+(:data:`OCCLUDERS`), a left-right flip and the camera's response. :func:`render_detection`
+also returns where the body ended up (:class:`Placement`).
 """
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -19,6 +24,63 @@ OCCLUDERS = ("pole", "box", "bush", "car", "person", "side")
 POLE_COLOURS = [(0.3, 0.3, 0.32), (0.55, 0.55, 0.55), (0.6, 0.45, 0.2), (0.2, 0.35, 0.2)]
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 as fractions of the image
+TIGHT: Box = (0.0, 0.0, 1.0, 1.0)  # the tight box itself, as a fraction of itself
+MAX_BOX_TRIES = 1000
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the body stands in a rendered image.
+
+    The body frame of the :class:`~.raster.Raster` the person was drawn with, in pixels of the
+    unflipped image (frame ``x = cx + u * width_scale``, ``y = top + v * ph``; u across the
+    body, v from the top of the head (0) to the soles (1)), whether the image was then flipped
+    left-right, and the image size ``(h, w)``.
+    """
+
+    cx: float
+    top: float
+    width_scale: float
+    ph: float
+    flipped: bool
+    size: tuple[int, int]
+
+    def body(self) -> list[float]:
+        """``[cx, top, width_scale, ph]`` in fractions of the frame width / height, after the flip
+        (a flip maps ``cx`` to ``1 - cx`` and mirrors u)."""
+        h, w = self.size
+        cx = self.cx / w
+        return [1.0 - cx if self.flipped else cx, self.top / h, self.width_scale / w, self.ph / h]
+
+
+def box_iou_fraction(a: Box, b: Box) -> float:
+    """IoU of two ``(x0, y0, x1, y1)`` boxes."""
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def sample_detection_box(rng: np.random.Generator, log_scale_h: tuple[float, float],
+                         log_scale_w: tuple[float, float], shift: tuple[float, float],
+                         min_iou: float) -> tuple[Box, float]:
+    """A detection box D around the tight box P = :data:`TIGHT`, and IoU(D, P).
+
+    In units of P's size: height ``exp(N(*log_scale_h))``, width ``exp(N(*log_scale_w))``,
+    centre ``(0.5 + N(0, shift[0]), 0.5 + N(0, shift[1]))``; redrawn while the IoU is below
+    ``min_iou`` (after :data:`MAX_BOX_TRIES` draws, P itself).
+    """
+    for _ in range(MAX_BOX_TRIES):
+        bh = math.exp(rng.normal(log_scale_h[0], log_scale_h[1]))
+        bw = math.exp(rng.normal(log_scale_w[0], log_scale_w[1]))
+        cx = 0.5 + float(rng.normal(0.0, shift[0]))
+        cy = 0.5 + float(rng.normal(0.0, shift[1]))
+        box = (cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2)
+        iou = box_iou_fraction(box, TIGHT)
+        if iou >= min_iou:
+            return box, iou
+    return TIGHT, 1.0  # pragma: no cover - only with a min_iou no box of the distribution reaches
 
 
 def _pole(raster: Raster, rng: np.random.Generator, strength: float, box: Box) -> None:
@@ -88,7 +150,7 @@ def draw_occluder(img: np.ndarray, rng: np.random.Generator, kind: str, strength
         _other_person(img, rng, strength, person_box, avoid)
 
 
-def render_person(
+def render_detection(
     identity: PersonIdentity | None,
     rng: np.random.Generator,
     camera: Camera,
@@ -98,16 +160,20 @@ def render_person(
     occluder: str | None = None,
     occluder_strength: float | None = None,
     misalign: float = 1.0,
+    box: Box | None = None,
     avoid: frozenset = frozenset(),
-) -> np.ndarray:
-    """Render one detected pedestrian box as ``uint8 H x W x 3``.
+) -> tuple[np.ndarray, Placement]:
+    """Render one detected pedestrian box: ``(uint8 H x W x 3, its Placement)``.
 
     ``rng`` draws everything that varies per image (pose, box jitter, flip, background,
     clutter, camera noise). ``view`` fixes the view (else drawn); ``occluder`` draws one
     occluder of that kind (see :data:`OCCLUDERS`) over about ``occluder_strength`` of the body;
-    ``misalign`` scales the detector-box jitter (3 or more gives distractor-like bad boxes).
-    ``identity=None`` renders background only (junk boxes). Occluding people never have a
-    signature in ``avoid`` (pass the labelled identities' signatures).
+    ``misalign`` scales the tight box's jitter (3 or more gives distractor-like bad boxes).
+    ``box`` (from :func:`sample_detection_box`; it draws nothing from ``rng``) re-frames the
+    image: the region ``box`` of the tight framing, in fractions of it, is what fills the
+    frame; ``None`` keeps the tight framing. ``identity=None`` renders background only (junk
+    boxes). Occluding people never have a signature in ``avoid`` (pass the labelled
+    identities' signatures).
     """
     h, w = size
     pose = sample_pose(rng, view)
@@ -123,6 +189,10 @@ def render_person(
         width_scale = ph * aspect
         cx = w * float(rng.uniform(0.05, 0.95))
         top = h * float(rng.uniform(-0.6, 0.4)) * (ph / h)
+    if box is not None:  # the frame shows the region ``box`` of the tight framing, resized
+        bw, bh = box[2] - box[0], box[3] - box[1]
+        cx, top = (cx - box[0] * w) / bw, (top - box[1] * h) / bh
+        width_scale, ph = width_scale / bw, ph / bh
     light = float(rng.uniform(-1, 1))
     if identity is not None:
         raster = Raster(img, cx, top, width_scale, ph)
@@ -132,6 +202,14 @@ def render_person(
         strength = occluder_strength if occluder_strength is not None else float(rng.uniform(0.15, 0.35))
         pb = ((cx - 0.12 * width_scale) / w, top / h, (cx + 0.12 * width_scale) / w, (top + ph) / h)
         draw_occluder(img, rng, occluder, strength, pb, camera, avoid)
-    if rng.random() < 0.5:
+    flipped = bool(rng.random() < 0.5)
+    if flipped:
         img = img[:, ::-1]
-    return apply_camera(np.ascontiguousarray(img), camera, rng)
+    placement = Placement(float(cx), float(top), float(width_scale), float(ph), flipped, (h, w))
+    return apply_camera(np.ascontiguousarray(img), camera, rng), placement
+
+
+def render_person(identity: PersonIdentity | None, rng: np.random.Generator, camera: Camera,
+                  size: tuple[int, int] = (128, 64), **kwargs) -> np.ndarray:
+    """:func:`render_detection`'s image alone (same arguments)."""
+    return render_detection(identity, rng, camera, size, **kwargs)[0]

@@ -1,7 +1,9 @@
 """Random streams: one per (seed, split, id, index), never shared between images.
 
 Every random draw of the generator comes from a stream named by its coordinates, so one seed
-gives byte-identical files in any order and with any number of worker processes.
+gives byte-identical files in any order and with any number of worker processes. An image's
+detection box has a stream of its own (:func:`box_rng`), so drawing it or not leaves every other
+draw of the image where it was.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ SPLIT_CODES: dict[str, int] = {
     "camera": 30,
     "identities": 40,
     "names": 50,
+    "detector_box": 60,  # one image's detection box: [seed, 60, its split's code, id, index]
 }
 
 
@@ -35,3 +38,8 @@ def image_rng(seed: int, split: str, ident: int, index: int, *extra: int) -> np.
 def stream(seed: int, split: str, *coords: int) -> np.random.Generator:
     """A named stream that is not one image's (identities, cameras, layouts): ``[seed, code, *coords]``."""
     return np.random.default_rng([int(seed), SPLIT_CODES[split], *map(int, coords)])
+
+
+def box_rng(seed: int, split: str, ident: int, index: int) -> np.random.Generator:
+    """The detection box's stream of the image ``(split, ident, index)``, apart from :func:`image_rng`'s."""
+    return np.random.default_rng([int(seed), SPLIT_CODES["detector_box"], SPLIT_CODES[split], int(ident), int(index)])

@@ -3,6 +3,11 @@
 :func:`run_job` dispatches on the job's type (:data:`WRITERS`). Partial images are exact pixel
 crops (:func:`ppcl.data.partial.crop_pixels`) of a holistic rendering of the same identity,
 which is saved losslessly under ``partial_sources/`` and described by a record for the meta file.
+
+Every pedestrian image (and every holistic source) is also described by its body record
+(:func:`body_record`): where the body stands in it, whether it was flipped, and its box.
+Which images get a detection box (:func:`framing`) is decided here, from the config's
+``detection`` mode.
 """
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from PIL import Image
 
 from ..partial import crop_pixels, sample_partial_t
 from .config import CASIA_DIR, ILIDS_DIR, LFW_DIR, MARKET_DIR, PREID_DIR, SOURCES_DIR
-from .detection import OCCLUDERS, render_person
+from .detection import OCCLUDERS, Box, Placement, render_detection, sample_detection_box
 from .faces import render_face
 from .palettes import pick
 from .plans import (
@@ -28,9 +33,9 @@ from .plans import (
     PartialReidJob,
     occluder_plan,
 )
-from .streams import image_rng
+from .streams import box_rng, image_rng
 
-JobResult = tuple[int, list[dict]]  # files written, partial-image records
+JobResult = tuple[int, list[dict], dict[str, dict]]  # files written, partial-image records, body records
 PREID_OCCLUDERS = ("box", "bush", "car", "person", "side", "pole")
 
 
@@ -42,6 +47,32 @@ def save_jpeg(img: np.ndarray, path: Path, quality: int) -> None:
 def save_png(img: np.ndarray, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(img).save(path, format="PNG")
+
+
+def framing(ctx: Context, code: str, ident: int, index: int, detected: bool) -> tuple[Box | None, str, float]:
+    """The box of the image ``(code, ident, index)``: ``(box for render_detection, kind, IoU with the tight box)``.
+
+    ``detected`` images get a detection box (from their own stream, :func:`.streams.box_rng`)
+    when the config's ``detection`` is ``"detector"``; all others keep the tight box.
+    """
+    cfg = ctx.cfg
+    if not detected or cfg.detection == "aligned":
+        return None, "tight", 1.0
+    box, iou = sample_detection_box(box_rng(cfg.seed, code, ident, index), cfg.box_log_scale_h,
+                                    cfg.box_log_scale_w, cfg.box_shift, cfg.min_box_iou)
+    return box, "detector", iou
+
+
+def body_record(placement: Placement | None, kind: str, iou: float | None) -> dict:
+    """One image's entry of the meta's ``bodies``: ``body = [cx, top, width_scale, ph]`` in
+    fractions of the frame after the flip, ``flipped``, the ``box`` kind (tight, detector, bad,
+    none) and ``box_iou`` (IoU of the frame with the tight box, where defined)."""
+    return {
+        "body": None if placement is None else [round(float(x), 6) for x in placement.body()],
+        "flipped": None if placement is None else placement.flipped,
+        "box": kind,
+        "box_iou": None if iou is None else round(float(iou), 6),
+    }
 
 
 def partial_record(ctx: Context, dataset: str, rel: str, pid: int, src_img: np.ndarray, rng: np.random.Generator,
@@ -65,32 +96,42 @@ def partial_record(ctx: Context, dataset: str, rel: str, pid: int, src_img: np.n
 
 
 def write_market_id(ctx: Context, job: MarketIdJob) -> JobResult:
+    """Training and gallery images get detection boxes; queries are hand-drawn (the tight box)."""
     cfg, q = ctx.cfg, int(ctx.cfg.jpeg_quality)
     ident = ctx.persons[job.pool][job.k]
+    bodies = {}
     for s in job.shots:
         rng = image_rng(cfg.seed, s.code, job.pid, s.index)
-        img = render_person(ident, rng, ctx.cams["market"][s.cam - 1], cfg.person_size, view=s.view,
-                            occluder=s.occluder, occluder_strength=s.strength or None, avoid=ctx.avoid)
+        box, kind, iou = framing(ctx, s.code, job.pid, s.index, s.code != "market_query")
+        img, where = render_detection(ident, rng, ctx.cams["market"][s.cam - 1], cfg.person_size, view=s.view,
+                                      occluder=s.occluder, occluder_strength=s.strength or None, box=box,
+                                      avoid=ctx.avoid)
         save_jpeg(img, ctx.root / MARKET_DIR / s.folder / s.name, q)
-    return len(job.shots), []
+        bodies[f"{MARKET_DIR}/{s.folder}/{s.name}"] = body_record(where, kind, iou)
+    return len(job.shots), [], bodies
 
 
 def write_market_extra(ctx: Context, job: MarketExtraJob) -> JobResult:
+    """Distractors (a bad box, or a person of no test id in a tight box) and junk (no person)."""
     cfg, q, size = ctx.cfg, int(ctx.cfg.jpeg_quality), ctx.cfg.person_size
+    bodies = {}
     for box in job.boxes:
         camera = ctx.cams["market"][box.cam - 1]
         if box.kind == "distractor":
             rng = image_rng(cfg.seed, "market_distractor", 0, box.index)
             bad = rng.random() < 0.6  # a bad detection of a person, or a person outside the test ids
             occ = pick(rng, OCCLUDERS) if rng.random() < 0.3 else None
-            img = render_person(ctx.persons["market_distractor"][box.index], rng, camera, size,
-                                misalign=4.0 if bad else 1.0, occluder=occ, avoid=ctx.avoid)
+            img, where = render_detection(ctx.persons["market_distractor"][box.index], rng, camera, size,
+                                          misalign=4.0 if bad else 1.0, occluder=occ, avoid=ctx.avoid)
+            record = body_record(where, "bad", None) if bad else body_record(where, "tight", 1.0)
         else:
             rng = image_rng(cfg.seed, "market_junk", 0, box.index)
             occ = "person" if rng.random() < 0.4 else None
-            img = render_person(None, rng, camera, size, occluder=occ, occluder_strength=0.8, avoid=ctx.avoid)
+            img, _ = render_detection(None, rng, camera, size, occluder=occ, occluder_strength=0.8, avoid=ctx.avoid)
+            record = body_record(None, "none", None)
         save_jpeg(img, ctx.root / MARKET_DIR / "bounding_box_test" / box.name, q)
-    return len(job.boxes), []
+        bodies[f"{MARKET_DIR}/bounding_box_test/{box.name}"] = record
+    return len(job.boxes), [], bodies
 
 
 def write_partial_reid(ctx: Context, job: PartialReidJob) -> JobResult:
@@ -100,23 +141,29 @@ def write_partial_reid(ctx: Context, job: PartialReidJob) -> JobResult:
     ident = ctx.persons["partial_reid"][job.k]
     cams = ctx.cams["partial_reid"]
     records: list[dict] = []
+    bodies = {}
     for j in range(1, cfg.partial_reid_images_per_id + 1):
         name = f"{pid:03d}_{j:03d}.jpg"
         rng = image_rng(cfg.seed, "preid_whole", pid, j)
-        img = render_person(ident, rng, cams[int(rng.integers(len(cams)))], size, avoid=ctx.avoid)
+        box, kind, iou = framing(ctx, "preid_whole", pid, j, True)
+        img, where = render_detection(ident, rng, cams[int(rng.integers(len(cams)))], size, box=box, avoid=ctx.avoid)
         save_jpeg(img, ctx.root / PREID_DIR / "whole_body_images" / name, q)
+        bodies[f"{PREID_DIR}/whole_body_images/{name}"] = body_record(where, kind, iou)
         rng = image_rng(cfg.seed, "preid_partial", pid, j)
-        src = render_person(ident, rng, cams[int(rng.integers(len(cams)))], size, avoid=ctx.avoid)
+        box, kind, iou = framing(ctx, "preid_partial", pid, j, True)
+        src, where = render_detection(ident, rng, cams[int(rng.integers(len(cams)))], size, box=box, avoid=ctx.avoid)
         rel = f"{PREID_DIR}/partial_body_images/{name}"
         part, rec = partial_record(ctx, "partial_reid", rel, pid, src, rng, cfg.partial_reid_sides)
         save_jpeg(part, ctx.root / rel, q)
         records.append(rec)
+        bodies[rec["source"]] = body_record(where, kind, iou)
         rng = image_rng(cfg.seed, "preid_occluded", pid, j)
-        img = render_person(ident, rng, cams[int(rng.integers(len(cams)))], size,
-                            occluder=pick(rng, PREID_OCCLUDERS),
-                            occluder_strength=float(rng.uniform(0.3, 0.6)), avoid=ctx.avoid)
+        img, where = render_detection(ident, rng, cams[int(rng.integers(len(cams)))], size,
+                                      occluder=pick(rng, PREID_OCCLUDERS),
+                                      occluder_strength=float(rng.uniform(0.3, 0.6)), avoid=ctx.avoid)
         save_jpeg(img, ctx.root / PREID_DIR / "occluded_body_images" / name, q)
-    return 3 * cfg.partial_reid_images_per_id, records
+        bodies[f"{PREID_DIR}/occluded_body_images/{name}"] = body_record(where, "tight", 1.0)
+    return 3 * cfg.partial_reid_images_per_id, records, bodies
 
 
 def write_partial_ilids(ctx: Context, job: PartialIlidsJob) -> JobResult:
@@ -127,15 +174,19 @@ def write_partial_ilids(ctx: Context, job: PartialIlidsJob) -> JobResult:
     cams = ctx.cams["partial_ilids"]
     rng = image_rng(cfg.seed, "ilids_gallery", pid, 0)
     occ, strength = occluder_plan(rng, cfg.occluder_prob)
-    img = render_person(ident, rng, cams[int(rng.integers(len(cams)))], size, occluder=occ,
-                        occluder_strength=strength or None, avoid=ctx.avoid)
+    box, kind, iou = framing(ctx, "ilids_gallery", pid, 0, True)
+    img, where = render_detection(ident, rng, cams[int(rng.integers(len(cams)))], size, occluder=occ,
+                                  occluder_strength=strength or None, box=box, avoid=ctx.avoid)
     save_jpeg(img, ctx.root / ILIDS_DIR / "Gallery" / f"{pid:03d}.jpg", q)
+    bodies = {f"{ILIDS_DIR}/Gallery/{pid:03d}.jpg": body_record(where, kind, iou)}
     rng = image_rng(cfg.seed, "ilids_probe", pid, 0)
-    src = render_person(ident, rng, cams[int(rng.integers(len(cams)))], size, avoid=ctx.avoid)
+    box, kind, iou = framing(ctx, "ilids_probe", pid, 0, True)
+    src, where = render_detection(ident, rng, cams[int(rng.integers(len(cams)))], size, box=box, avoid=ctx.avoid)
     rel = f"{ILIDS_DIR}/Probe/{pid:03d}.jpg"
     part, rec = partial_record(ctx, "partial_ilids", rel, pid, src, rng, cfg.ilids_sides)
     save_jpeg(part, ctx.root / rel, q)
-    return 2, [rec]
+    bodies[rec["source"]] = body_record(where, kind, iou)
+    return 2, [rec], bodies
 
 
 def write_casia(ctx: Context, job: CasiaJob) -> JobResult:
@@ -146,7 +197,7 @@ def write_casia(ctx: Context, job: CasiaJob) -> JobResult:
     for j in range(1, count + 1):
         img = render_face(ident, image_rng(cfg.seed, "face_casia", fid, j), cfg.face_size)
         save_jpeg(img, ctx.root / CASIA_DIR / f"{fid:07d}" / f"{j:03d}.jpg", q)
-    return count, []
+    return count, [], {}
 
 
 def write_lfw(ctx: Context, job: LfwJob) -> JobResult:
@@ -156,7 +207,7 @@ def write_lfw(ctx: Context, job: LfwJob) -> JobResult:
     for j in range(1, count + 1):
         img = render_face(ident, image_rng(cfg.seed, "face_lfw", job.k, j), cfg.face_size)
         save_jpeg(img, ctx.root / LFW_DIR / name / f"{name}_{j:04d}.jpg", q)
-    return count, []
+    return count, [], {}
 
 
 WRITERS: dict[type, Callable[[Context, Job], JobResult]] = {
@@ -170,7 +221,7 @@ WRITERS: dict[type, Callable[[Context, Job], JobResult]] = {
 
 
 def run_job(ctx: Context, job: Job) -> JobResult:
-    """Render and write one job's files; return (files written, partial-image records)."""
+    """Render and write one job's files; return (files written, partial-image records, body records)."""
     try:
         writer = WRITERS[type(job)]
     except KeyError:  # pragma: no cover - a programming error
