@@ -181,13 +181,53 @@ def test_batched_pairwise_equals_a_slow_per_pair_reference():
     m = tiny_ppcl().eval()
     q = encode(m, torch.randn(5, 3, 32, 16), "+R+L")
     g = encode(m, torch.randn(7, 3, 32, 16), "+R+L")
-    d = distance_matrix(m, q, g, "+R+L", chunk=6)
+    d = distance_matrix(m, q, g, "+R+L")
     slow = torch.tensor([[_slow_pair_distance(m, q, g, i, j) for j in range(7)] for i in range(5)])
     assert torch.allclose(d, slow, atol=1e-5)
     # Anchoring on the gallery side (Table 3) uses the gallery's regions as CRLoc's queries.
     dg = distance_matrix(m, q, g, "+R+L", anchor="gallery")
     slow_g = torch.tensor([[_slow_pair_distance(m, g, q, j, i) for j in range(7)] for i in range(5)])
     assert torch.allclose(dg, slow_g, atol=1e-5)
+
+
+def _slow_cells_distance(model, anchors: Encoded, refs: Encoded, i: int, j: int, box=None) -> float:
+    """Cell-aligned comparison: each anchor cell against the reference region's cell at the same
+    place, the reference's cells unit-normalised before resampling; cosine averaged over cells."""
+    loc = model.crloc.eval()
+    patch = crop(anchors.maps[i : i + 1], anchors.t[i : i + 1], loc.cfg.patch_size)
+    if box is None:
+        box, _ = loc(patch, refs.maps[j : j + 1])
+    region = crop(torch.nn.functional.normalize(refs.maps[j : j + 1], dim=1), box, loc.cfg.patch_size)
+    a = torch.nn.functional.normalize(patch, dim=1)
+    return float(1 - (a * region).sum(1).mean())
+
+
+@torch.no_grad()
+def test_cell_aligned_comparison_equals_a_slow_reference_for_both_boxes():
+    m = tiny_ppcl().eval()
+    q = encode(m, torch.randn(4, 3, 32, 16), "+R+L")
+    g = encode(m, torch.randn(6, 3, 32, 16), "+R+L")
+    d = distance_matrix(m, q, g, "+R+L", comparison="cells")
+    slow = torch.tensor([[_slow_cells_distance(m, q, g, i, j) for j in range(6)] for i in range(4)])
+    assert torch.allclose(d, slow, atol=1e-5)
+    fixed = distance_matrix(m, q, g, "+R+box", comparison="cells")
+    slow_f = torch.tensor([[_slow_cells_distance(m, q, g, i, j, q.t[i : i + 1]) for j in range(6)] for i in range(4)])
+    assert torch.allclose(fixed, slow_f, atol=1e-5)
+
+
+@torch.no_grad()
+def test_listed_pairs_equal_the_block_computation():
+    """The top-K path (listed pairs, any order, repeated anchors) agrees with the all-pairs blocks."""
+    from ppcl.evaluate.pairwise import all_pairs, listed_pairs
+
+    m = tiny_ppcl().eval()
+    q = encode(m, torch.randn(5, 3, 32, 16), "+R+L")
+    g = encode(m, torch.randn(8, 3, 32, 16), "+R+L")
+    for comparison in ("pooled", "cells"):
+        full = all_pairs(m, q.maps, q.t, g.maps, "crloc", comparison)
+        pairs = torch.stack([torch.randint(0, 5, (30,)), torch.randint(0, 8, (30,))], 1)
+        d = listed_pairs(m, q.maps, q.t, g.maps, pairs, "crloc", comparison, chunk=7)
+        assert torch.allclose(d, full[pairs[:, 0], pairs[:, 1]], atol=1e-5)
 
 
 @torch.no_grad()
@@ -227,3 +267,57 @@ def test_fusion_adds_the_global_distance_and_keeps_left_out_pairs_behind():
     assert fused[0].argsort().tolist() == [0, 1, 2] and fused[1].argsort().tolist() == [1, 0, 2]
     with pytest.raises(ValueError, match=">= 0"):
         fuse_distances(region, d0, -1.0)
+
+
+# ---- the kit's options (chosen on validation) ----------------------------------------------
+def test_fit_locator_recovers_the_box_a_query_was_cut_from():
+    """On a map with distinct cells, the query cut at t correlates sharply with t's cells, and the
+    least-squares box of its matches is t (untrained: no parameter is needed for it)."""
+    from ppcl.models.crloc import correlation, fit_box
+
+    g = torch.Generator().manual_seed(0)
+    ref = torch.randn(1, 64, 16, 8, generator=g)
+    loc = CRLoc(CRLocConfig(patch_size=(8, 4), locator="fit"))
+    for t in ([0.5, 0.25, 0.0, -0.5], [0.75, 0.5, 0.25, 0.25], [0.25, 0.5, -0.5, 0.25]):
+        t = torch.tensor([t])
+        corr = correlation(crop(ref, t, (8, 4)), ref, 30.0)
+        s, c = fit_box(corr, (8, 4))
+        assert torch.allclose(c, t[:, 2:], atol=0.03) and torch.allclose(s, t[:, :2], atol=0.06)
+        assert torch.allclose(loc.locate(corr), t, atol=0.06)
+
+
+def test_same_identity_partner_is_another_image_of_the_same_person():
+    from ppcl.algorithm import same_identity_partner
+
+    pids = torch.tensor([3, 3, 5, 5, 5, 7, 9, 9])
+    for seed in range(20):
+        mate = same_identity_partner(pids, torch.Generator().manual_seed(seed))
+        assert (pids[mate] == pids).all()
+        alone = torch.tensor([i == 5 for i in range(8)])
+        assert (mate[~alone] != torch.arange(8)[~alone]).all() and mate[5] == 5  # id 7 has no partner
+
+
+def test_same_size_negatives_keep_the_rules_and_the_size():
+    g = torch.Generator().manual_seed(0)
+    pos = torch.tensor([[0.3, 0.3, -0.5, -0.5], [0.2, 0.4, 0.6, 0.2], [0.5, 0.25, 0.0, 0.6]]).repeat(20, 1)
+    neg, ok = sample_negative_boxes(pos, g, beta=0.5, min_scale=0.1, same_size=True)
+    assert ok.all()
+    assert (box_iou(t_to_box(neg), t_to_box(pos)) < 0.5).all() and (box_containment(t_to_box(neg), t_to_box(pos)) < 0.5).all()
+    ratio = neg[:, :2] / pos[:, :2]
+    assert ((ratio >= 0.8 - 1e-6) & (ratio <= 1.25 + 1e-6)).all()
+    log_uniform, _ = sample_negative_boxes(pos, torch.Generator().manual_seed(0), beta=0.5, min_scale=0.1)
+    assert (log_uniform[:, :2] / pos[:, :2]).log().abs().mean() > ratio.log().abs().mean()
+
+
+def test_region_id_puts_located_regions_into_L_F():
+    """With region_id, L_F's terms change (more rows: the regions located in a same-identity image
+    and in y) and CRLoc's locator receives gradient from L_F alone."""
+    m = tiny_ppcl(num_classes=4).train()
+    x = torch.randn(8, 3, 32, 16)
+    y = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
+    base = PPCLObjective(m, PPCLLossConfig(lam_cyc=0, lam_tri=1e-9))(x, y, torch.Generator().manual_seed(0))
+    with_id = PPCLObjective(m, PPCLLossConfig(lam_cyc=0, lam_tri=1e-9, region_id=True))(x, y, torch.Generator().manual_seed(0))
+    assert not torch.isclose(base["L_F_ce"], with_id["L_F_ce"])
+    m.zero_grad()
+    with_id["L_F_ce"].backward()
+    assert m.crloc.fc.weight.grad is not None and m.crloc.fc.weight.grad.abs().sum() > 0

@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 from ..data.common import Record, read_image
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from ..geometry import crop, identity_t
+from .pairwise import all_pairs, listed_pairs, region_weights  # noqa: F401  (region_weights re-exported)
 from ..models.backbone import gap
 from ..models.ppcl import PPCL
 
@@ -134,61 +135,27 @@ def crloc_pair_distance(
     anchors: Encoded,
     refs: Encoded,
     pairs: Tensor,
-    chunk: int = 512,
+    chunk: int = 256,
     device: torch.device | str = "cpu",
     progress: bool = False,
     return_boxes: bool = False,
+    comparison: str = "pooled",
 ) -> Tensor | tuple[Tensor, Tensor]:
     """PPCL's pair distance for ``pairs`` ``(P, 2)`` of (anchor index, reference index).
 
     The anchor's region (its layout box t) is the query patch; CRLoc locates the corresponding
-    box in the reference map; the distance is 1 - cos between the two regions' descriptors.
-    Runs over pairs in chunks of ``chunk`` (one batched CRLoc call per chunk).
+    box in the reference map; the distance compares the two regions (see
+    :mod:`ppcl.evaluate.pairwise`). Optionally returns CRLoc's boxes ``(P, 4)``.
     """
-    home = next(model.parameters()).device
-    loc = model.crloc.eval().to(device)
-    neck = model.backbone.eval().to(device).embed
-    patches = crop(anchors.maps, anchors.t, loc.cfg.patch_size)  # once per anchor
-    a_desc = F.normalize(neck(gap(patches.to(device))), dim=-1)
-    out = torch.empty(len(pairs))
-    boxes = torch.empty(len(pairs), 4) if return_boxes else None
-    for s in tqdm(range(0, len(pairs), chunk), desc="CRLoc pairs", leave=False, disable=not progress):
-        i, j = pairs[s : s + chunk, 0], pairs[s : s + chunk, 1]
-        ref = refs.maps[j].to(device)
-        box, _ = loc(patches[i].to(device), ref)
-        r_desc = F.normalize(neck(gap(loc.cut(ref, box))), dim=-1)
-        out[s : s + chunk] = (1.0 - (a_desc[i] * r_desc).sum(-1)).cpu()
-        if boxes is not None:
-            boxes[s : s + chunk] = box.cpu()
-    model.to(home)
-    return (out, boxes) if return_boxes else out
-
-
-def region_weights(t: Tensor, map_size: tuple[int, int], patch_size: tuple[int, int]) -> Tensor:
-    """``(N, 4)`` boxes -> ``(N, H*W)`` weights with ``gap(crop(h, t, patch_size)) == w @ h``.
-
-    Bilinear sampling is linear in the map, so the pooled descriptor of a cut region is a fixed
-    weighting of the map's cells; computing the weights once per box (by cutting an identity
-    basis) lets every (box, map) pair be pooled with one matrix product, without copying maps.
-    """
-    h, w = map_size
-    basis = torch.eye(h * w, dtype=t.dtype, device=t.device).view(1, h * w, h, w).expand(len(t), -1, -1, -1)
-    return crop(basis, t, patch_size).mean(dim=(-2, -1))
+    return listed_pairs(model, anchors.maps, anchors.t, refs.maps, pairs, "crloc", comparison, chunk, device, progress,
+                        return_boxes)
 
 
 @torch.no_grad()
-def fixed_box_distance(model: PPCL, anchors: Encoded, refs: Encoded, chunk: int = 64) -> Tensor:
+def fixed_box_distance(model: PPCL, anchors: Encoded, refs: Encoded, comparison: str = "pooled") -> Tensor:
     """``(len(anchors), len(refs))``: each anchor's region (its layout box t) against the same box
     cut from every reference map — ``+R+L`` with GLRec's reference-blind box instead of CRLoc's."""
-    neck = model.backbone.eval().embed
-    weights = region_weights(anchors.t, tuple(refs.maps.shape[-2:]), model.crloc.cfg.patch_size)  # (A, V)
-    flat = refs.maps.flatten(2)  # (R, C, V)
-    out = torch.empty(len(anchors), len(refs))
-    for s in range(0, len(anchors), chunk):
-        pooled = torch.einsum("av,rcv->arc", weights[s : s + chunk], flat)  # (a, R, C)
-        desc = F.normalize(neck(pooled.reshape(-1, pooled.shape[-1])), dim=-1).view(*pooled.shape[:2], -1)
-        out[s : s + chunk] = 1.0 - (desc * anchors.desc[s : s + chunk, None, :]).sum(-1)
-    return out
+    return all_pairs(model, anchors.maps, anchors.t, refs.maps, "fixed", comparison)
 
 
 def distance_matrix(
@@ -198,36 +165,34 @@ def distance_matrix(
     method: str,
     anchor: str = "query",
     topk: int | None = None,
-    chunk: int = 512,
     device: torch.device | str = "cpu",
     progress: bool = False,
     fuse: float = 0.0,
+    comparison: str = "pooled",
 ) -> Tensor:
-    """``(Q, G)`` distances for ``method``. For the pairwise methods, ``anchor`` names the
-    partial side (the query in Table 2, the gallery in Table 3) and ``topk`` re-ranks only each
-    query's top-K of the ``+R`` ranking (the rest keep their order, behind them); ``+R+L+G``
-    adds ``fuse`` times the ``+R`` distance (:func:`fuse_distances`)."""
+    """``(Q, G)`` distances for ``method``. For the region methods, ``anchor`` names the partial
+    side (the query in Table 2, the gallery in Table 3), ``comparison`` how two regions are
+    compared, and ``topk`` re-ranks only each query's top-K of the ``+R`` ranking (the rest keep
+    their order, behind them); ``+R+L+G`` adds ``fuse`` times the ``+R`` distance."""
     d0 = global_distance(query, gallery)
     if method not in PAIRWISE:
         return d0
     if anchor not in ("query", "gallery"):
         raise ValueError(f"anchor must be 'query' or 'gallery'; got {anchor!r}")
-    if method == "+R+box":
-        model = model.to("cpu")
-        return fixed_box_distance(model, query, gallery) if anchor == "query" else fixed_box_distance(model, gallery, query).T
-    q_n, g_n = d0.shape
-    if topk is None or topk >= g_n:
-        qi, gi = torch.meshgrid(torch.arange(q_n), torch.arange(g_n), indexing="ij")
-        qi, gi = qi.reshape(-1), gi.reshape(-1)
+    model = model.eval().to(device)
+    a, r = (query, gallery) if anchor == "query" else (gallery, query)
+    box = "fixed" if method == "+R+box" else "crloc"
+    if topk is None or topk >= d0.shape[1]:
+        d = all_pairs(model, a.maps, a.t, r.maps, box, comparison, device, progress)
+        out = d if anchor == "query" else d.T
     else:
         gi = d0.topk(topk, dim=1, largest=False).indices.reshape(-1)
-        qi = torch.arange(q_n).repeat_interleave(topk)
-    if anchor == "query":
-        d = crloc_pair_distance(model, query, gallery, torch.stack([qi, gi], 1), chunk, device, progress)
-    else:
-        d = crloc_pair_distance(model, gallery, query, torch.stack([gi, qi], 1), chunk, device, progress)
-    out = d0 + BEHIND  # non-re-ranked entries stay behind, in +R order
-    out[qi, gi] = d
+        qi = torch.arange(d0.shape[0]).repeat_interleave(topk)
+        pairs = torch.stack([qi, gi], 1) if anchor == "query" else torch.stack([gi, qi], 1)
+        d = listed_pairs(model, a.maps, a.t, r.maps, pairs, box, comparison, device=device, progress=progress)
+        out = d0 + BEHIND  # non-re-ranked entries stay behind, in +R order
+        out[qi, gi] = d
+    model.to("cpu")
     return fuse_distances(out, d0, fuse) if method == "+R+L+G" else out
 
 

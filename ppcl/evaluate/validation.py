@@ -49,7 +49,8 @@ def validation_set(records: Sequence[Record], size: tuple[int, int], seed: int =
     x = load_images(q_recs, size)
     x_p, t, _, side = simulate_partial_batch(x, torch.Generator().manual_seed(seed), 1.0, area, sides)
     return {"query": x_p, "q_pids": [r.pid for r in q_recs], "t": t, "side": side,
-            "gallery": load_images(g_recs, size), "g_pids": [r.pid for r in g_recs]}
+            "gallery": load_images(g_recs, size), "g_pids": [r.pid for r in g_recs],
+            "q_paths": [r.path for r in q_recs], "g_paths": [r.path for r in g_recs]}
 
 
 def encode_split(model: PPCL, val: dict, method: str = "+R", device="cpu") -> tuple[Encoded, Encoded]:
@@ -58,8 +59,11 @@ def encode_split(model: PPCL, val: dict, method: str = "+R", device="cpu") -> tu
 
 
 @torch.no_grad()
-def validate(model: PPCL, val: dict, methods: Sequence[str] = ("+R+L",), device="cpu") -> dict[str, dict]:
-    """``{method: rank(...)}`` on a :func:`validation_set`."""
+def validate(model: PPCL, val: dict, methods: Sequence[str] = ("+R+L",), device="cpu", comparison: str = "pooled",
+             direction: str = "query") -> dict[str, dict]:
+    """``{method: rank(...)}`` on a :func:`validation_set`. ``direction="gallery"`` ranks the
+    transposed matrix, holistic images as queries against the partial ones (Table 3's direction),
+    with the partial side still anchoring the region methods."""
     out = {}
     cache = {}
     for m in methods:
@@ -67,7 +71,8 @@ def validate(model: PPCL, val: dict, methods: Sequence[str] = ("+R+L",), device=
         if key not in cache:
             cache[key] = encode_split(model, val, m, device)
         q, g = cache[key]
-        out[m] = rank(distance_matrix(model, q, g, m, device=device), val["q_pids"], val["g_pids"])
+        d = distance_matrix(model, q, g, m, device=device, comparison=comparison)
+        out[m] = rank(d, val["q_pids"], val["g_pids"]) if direction == "query" else rank(d.T, val["g_pids"], val["q_pids"])
     return out
 
 
@@ -91,14 +96,18 @@ def fusion_weight(model: PPCL, val: dict, weights: Sequence[float] = (0.0, 0.25,
 
 
 @torch.no_grad()
-def locator_agreement(model: PPCL, val: dict, device="cpu") -> dict:
+def locator_agreement(model: PPCL, val: dict, bodies: dict | None = None, device="cpu") -> dict:
     """Does CRLoc find the right region? On a :func:`validation_set`, for each partial query and
-    the first gallery image of its identity, CRLoc's box against the region the query was cut
-    from (known from the simulation; holistic images of one identity share a layout), beside
-    GLRec's layout box for the same query, which does not look at the reference.
+    the first gallery image of its identity, CRLoc's box against the true corresponding region,
+    beside GLRec's layout box for the same query, which does not look at the reference.
 
-    Returns the boxes and per-query IoUs, and the correlation of box centres with the true
-    centres (``corr_x``, ``corr_y``): a negative value is PP-Cycle's mirror solution.
+    The true region is the query's crop t mapped through the two images' body frames
+    (:func:`ppcl.data.bodies.corresponding_region`) when ``bodies`` are known (the kit's
+    synthetic sets); without them (real data) it is approximated by the crop t itself, as if
+    every image of a person shared one layout (``"truth"`` says which).
+
+    Returns the boxes, per-query IoUs, sides and areas, and the correlation of box centres with
+    the true centres (``corr_x``, ``corr_y``): a negative value is PP-Cycle's mirror solution.
     """
     q, g = encode_split(model, val, "+R", device)
     first = {}
@@ -108,6 +117,13 @@ def locator_agreement(model: PPCL, val: dict, device="cpu") -> dict:
     pairs = torch.tensor([[i, first[val["q_pids"][i]]] for i in keep])
     _, boxes = crloc_pair_distance(model, q, g, pairs, device=device, return_boxes=True)
     true = val["t"][keep].float()
+    truth = "crop t (one layout assumed)"
+    if bodies is not None and all(p in bodies for p in val.get("q_paths", [None])) and all(p in bodies for p in val["g_paths"]):
+        from ..data.bodies import corresponding_region
+
+        true = corresponding_region(true, [bodies[val["q_paths"][i]] for i in keep],
+                                    [bodies[val["g_paths"][first[val["q_pids"][i]]]] for i in keep])
+        truth = "body frames"
 
     def corr(a: torch.Tensor, b: torch.Tensor) -> float:
         return float(torch.corrcoef(torch.stack([a, b]))[0, 1])
@@ -115,4 +131,37 @@ def locator_agreement(model: PPCL, val: dict, device="cpu") -> dict:
     iou_l = box_iou(t_to_box(boxes), t_to_box(true))
     iou_g = box_iou(t_to_box(q.t[keep]), t_to_box(true))
     return {"crloc": boxes, "glrec": q.t[keep], "true": true, "iou_crloc": iou_l, "iou_glrec": iou_g,
-            "corr_x": corr(boxes[:, 2], true[:, 2]), "corr_y": corr(boxes[:, 3], true[:, 3])}
+            "corr_x": corr(boxes[:, 2], true[:, 2]), "corr_y": corr(boxes[:, 3], true[:, 3]), "truth": truth,
+            "side": [val["side"][i] for i in keep], "area": (val["t"][keep, 0] * val["t"][keep, 1]).float()}
+
+
+def agreement_table(agree: dict, area_bins: Sequence[float] = (0.0, 0.4, 0.6, 0.8, 1.0)):
+    """:func:`locator_agreement` by crop side and visible-area bin: pairs, mean IoU of CRLoc's and
+    of GLRec's box with the true region, and how often CRLoc's is the better placed."""
+    import pandas as pd
+
+    sides = np.array(agree["side"])
+    area = agree["area"].numpy()
+    rows = []
+    groups = [("all", np.ones(len(sides), bool))] + [(f"side {s}", sides == s) for s in sorted(set(sides))]
+    groups += [(f"area [{lo:.1f}, {hi:.1f})", (area >= lo) & (area < hi)) for lo, hi in zip(area_bins[:-1], area_bins[1:])]
+    for name, m in groups:
+        if m.any():
+            a, b = agree["iou_crloc"][torch.from_numpy(m)], agree["iou_glrec"][torch.from_numpy(m)]
+            rows.append({"group": name, "pairs": int(m.sum()), "IoU CRLoc": float(a.mean()), "IoU GLRec": float(b.mean()),
+                         "CRLoc better (%)": 100 * float((a > b).float().mean())})
+    return pd.DataFrame(rows)
+
+
+@torch.no_grad()
+def pair_distances(model: PPCL, val: dict, methods: Sequence[str] = ("+R", "+R+box", "+R+L"), device="cpu",
+                   comparison: str = "pooled") -> dict[str, dict[str, np.ndarray]]:
+    """Genuine and impostor distances on a :func:`validation_set` for each method:
+    ``{method: {"genuine": (n,), "impostor": (m,)}}`` (partial query, holistic gallery image)."""
+    q, g = encode_split(model, val, "+R", device)
+    same = torch.tensor(val["q_pids"])[:, None] == torch.tensor(val["g_pids"])[None, :]
+    out = {}
+    for m in methods:
+        d = distance_matrix(model, q, g, m, device=device, comparison=comparison)
+        out[m] = {"genuine": d[same].numpy(), "impostor": d[~same].numpy()}
+    return out

@@ -281,3 +281,23 @@ def differences_plot(diff, title: str = "rank-1 difference, paired 95% interval 
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def distance_histograms(dists: dict[str, dict], title: str = "genuine vs impostor distances (validation)"):
+    """One panel per method of :func:`ppcl.evaluate.validation.pair_distances`: the distances of
+    genuine pairs (green) and impostor pairs (grey), densities; the less they overlap the better."""
+    n = len(dists)
+    fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 2.4), squeeze=False, sharey=False)
+    for ax, (name, d) in zip(axes[0], dists.items()):
+        lo = float(min(d["genuine"].min(), d["impostor"].min()))
+        hi = float(max(d["genuine"].max(), d["impostor"].max()))
+        bins = np.linspace(lo, hi, 30)
+        ax.hist(d["impostor"], bins=bins, density=True, color="0.6", alpha=0.7, label="impostor")
+        ax.hist(d["genuine"], bins=bins, density=True, color=GREEN, alpha=0.7, label="genuine")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("distance", fontsize=8)
+        ax.set_yticks([])
+    axes[0][0].legend(fontsize=6)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

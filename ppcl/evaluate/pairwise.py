@@ -1,0 +1,165 @@
+"""Region-to-region distances for (partial, reference) pairs (§3.4), computed in blocks.
+
+For an anchor (the partial side: its rectified feature map and GLRec's layout box t) and a
+reference map, the pair's distance compares the anchor's region with a region of the reference:
+
+* the **box** in the reference is CRLoc's (``+R+L``: Eq. 8 correlation, then the locator) or the
+  anchor's own layout box t (``+R+box``, the kit's fixed-box control, blind to the reference);
+* the **comparison** is ``"pooled"`` (the paper's reading: each region average-pooled, BNNeck,
+  cosine) or ``"cells"`` (cell-aligned: the reference region resampled to the anchor's patch
+  cells and each cell compared with the anchor cell at the same place, cosine averaged over
+  cells).
+
+Bilinear sampling is linear in the map, so a cut region's pooled feature (or its cells) is a
+fixed weighting of the reference's cells (:func:`region_weights`, :func:`cell_weights`): no map
+is copied per pair. Every anchor of a block is correlated with every reference in one matrix
+product, the locator runs on the whole block at once, and regions are pooled with one batched
+product per block, which keeps the pairwise step at the speed of dense linear algebra.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..geometry import crop
+from ..models.backbone import gap
+from ..models.ppcl import PPCL
+
+COMPARISONS = ("pooled", "cells")
+
+
+def cell_weights(t: Tensor, map_size: tuple[int, int], patch_size: tuple[int, int]) -> Tensor:
+    """``(N, 4)`` boxes -> ``(N, U, H*W)`` with ``crop(h, t, patch_size).flatten(2)[n] == h[n].flatten(1) @ w[n].T``
+    (U = patch cells, row-major): each cell of the cut region as a weighting of the map's cells."""
+    h, w = map_size
+    basis = torch.eye(h * w, dtype=t.dtype, device=t.device).view(1, h * w, h, w).expand(len(t), -1, -1, -1)
+    return crop(basis, t, patch_size).flatten(2).transpose(1, 2)
+
+
+def region_weights(t: Tensor, map_size: tuple[int, int], patch_size: tuple[int, int]) -> Tensor:
+    """``(N, 4)`` boxes -> ``(N, H*W)`` with ``gap(crop(h, t, patch_size)) == w @ h``: the pooled cut."""
+    return cell_weights(t, map_size, patch_size).mean(dim=1)
+
+
+def anchor_patches(model: PPCL, maps: Tensor, t: Tensor) -> Tensor:
+    """Each anchor's region ``(A, C, ph, pw)``: its map cut at its layout box."""
+    return crop(maps, t.to(maps.dtype), model.crloc.cfg.patch_size)
+
+
+def _describe(model: PPCL, pooled: Tensor) -> Tensor:
+    return F.normalize(model.backbone.embed(pooled), dim=-1)
+
+
+def block_distances(model: PPCL, patches: Tensor, refs: Tensor, box: str = "crloc", comparison: str = "pooled",
+                    anchor_t: Tensor | None = None, return_boxes: bool = False) -> tuple[Tensor, Tensor | None]:
+    """Distances ``(A, R)`` between anchor regions ``patches`` ``(A, C, ph, pw)`` and reference maps
+    ``refs`` ``(R, C, H, W)``, every anchor against every reference.
+
+    ``box="crloc"`` locates each anchor in each reference (Eqs. 8-9); ``box="fixed"`` uses the
+    anchor's own layout box ``anchor_t`` ``(A, 4)``. Returns the distances and, if asked, the
+    boxes ``(A, R, 4)``.
+    """
+    if comparison not in COMPARISONS:
+        raise ValueError(f"comparison must be one of {COMPARISONS}; got {comparison!r}")
+    loc = model.crloc
+    a, c, ph, pw = patches.shape
+    r, _, h, w = refs.shape
+    u, v = ph * pw, h * w
+    ref_flat = refs.flatten(2)  # (R, C, V)
+    q = F.normalize(patches.flatten(2), dim=1).transpose(1, 2)  # (A, U, C)
+    cos = None
+    if box == "crloc" or comparison == "cells":
+        rn = F.normalize(ref_flat, dim=1)  # (R, C, V)
+        cos = (q.reshape(a * u, c) @ rn.transpose(0, 1).reshape(c, r * v)).view(a, u, r, v).permute(0, 2, 1, 3)  # (A, R, U, V)
+    if box == "crloc":
+        corr = (cos * loc.log_temperature.exp()).softmax(dim=-1).reshape(a * r, u, h, w)
+        boxes = loc.locate(corr)  # (A*R, 4)
+    elif box == "fixed":
+        if anchor_t is None:
+            raise ValueError("box='fixed' needs the anchors' layout boxes anchor_t")
+        boxes = anchor_t.to(refs.dtype).repeat_interleave(r, dim=0)
+    else:
+        raise ValueError(f"box must be 'crloc' or 'fixed'; got {box!r}")
+    if comparison == "pooled":
+        wts = region_weights(boxes, (h, w), (ph, pw)).view(a, r, v)  # (A, R, V)
+        pooled = torch.bmm(wts.transpose(0, 1), ref_flat.transpose(1, 2)).transpose(0, 1)  # (A, R, C)
+        ref_desc = _describe(model, pooled.reshape(a * r, c)).view(a, r, -1)
+        anc_desc = _describe(model, gap(patches))  # (A, D)
+        d = 1.0 - (ref_desc * anc_desc[:, None, :]).sum(-1)
+    else:
+        wc = cell_weights(boxes, (h, w), (ph, pw)).view(a, r, u, v)
+        d = 1.0 - (wc * cos).sum(-1).mean(-1)  # expected cosine of aligned cells
+    return d, (boxes.view(a, r, 4) if return_boxes else None)
+
+
+def _block_size(u: int, v: int, refs: int, budget: int = 1 << 24) -> int:
+    """Anchors per block so that the (anchors, refs, U, V) correlation stays near ``budget`` floats."""
+    return max(1, budget // max(1, refs * u * v))
+
+
+@torch.no_grad()
+def all_pairs(model: PPCL, anchor_maps: Tensor, anchor_t: Tensor, ref_maps: Tensor, box: str = "crloc",
+              comparison: str = "pooled", device: torch.device | str = "cpu", progress: bool = False) -> Tensor:
+    """``(A, R)`` region distances for every (anchor, reference) pair, in blocks of anchors."""
+    from tqdm.auto import tqdm
+
+    model.eval()
+    patches = anchor_patches(model, anchor_maps, anchor_t)
+    ph, pw = patches.shape[-2:]
+    h, w = ref_maps.shape[-2:]
+    step = _block_size(ph * pw, h * w, len(ref_maps))
+    refs = ref_maps.to(device)
+    out = torch.empty(len(patches), len(ref_maps))
+    for s in tqdm(range(0, len(patches), step), desc=f"pairs ({box})", leave=False, disable=not progress):
+        d, _ = block_distances(model, patches[s : s + step].to(device), refs, box, comparison,
+                               anchor_t[s : s + step].to(device))
+        out[s : s + step] = d.cpu()
+    return out
+
+
+def paired_distances(model: PPCL, patches: Tensor, refs: Tensor, box: str = "crloc", comparison: str = "pooled",
+                     anchor_t: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Distances ``(N,)`` and boxes ``(N, 4)`` for N one-to-one pairs: anchor region ``patches[n]``
+    ``(N, C, ph, pw)`` against reference map ``refs[n]`` ``(N, C, H, W)``."""
+    if comparison not in COMPARISONS:
+        raise ValueError(f"comparison must be one of {COMPARISONS}; got {comparison!r}")
+    n, c, ph, pw = patches.shape
+    h, w = refs.shape[-2:]
+    ref_flat = refs.flatten(2)  # (N, C, V)
+    q = F.normalize(patches.flatten(2), dim=1).transpose(1, 2)  # (N, U, C)
+    cos = torch.bmm(q, F.normalize(ref_flat, dim=1))  # (N, U, V)
+    if box == "crloc":
+        boxes = model.crloc.locate((cos * model.crloc.log_temperature.exp()).softmax(-1).view(n, ph * pw, h, w))
+    elif box == "fixed" and anchor_t is not None:
+        boxes = anchor_t.to(refs.dtype)
+    else:
+        raise ValueError(f"box must be 'crloc' or 'fixed' (with anchor_t); got {box!r}")
+    if comparison == "pooled":
+        pooled = torch.bmm(region_weights(boxes, (h, w), (ph, pw))[:, None, :], ref_flat.transpose(1, 2))[:, 0]
+        d = 1.0 - (_describe(model, pooled) * _describe(model, gap(patches))).sum(-1)
+    else:
+        d = 1.0 - (cell_weights(boxes, (h, w), (ph, pw)) * cos).sum(-1).mean(-1)
+    return d, boxes
+
+
+@torch.no_grad()
+def listed_pairs(model: PPCL, anchor_maps: Tensor, anchor_t: Tensor, ref_maps: Tensor, pairs: Tensor, box: str = "crloc",
+                 comparison: str = "pooled", chunk: int = 256, device: torch.device | str = "cpu", progress: bool = False,
+                 return_boxes: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    """Region distances ``(P,)`` for ``pairs`` ``(P, 2)`` of (anchor index, reference index), in
+    chunks of ``chunk`` pairs (a top-K re-ranking, or one reference per query)."""
+    from tqdm.auto import tqdm
+
+    model.eval()
+    pairs = pairs.long()
+    patches = anchor_patches(model, anchor_maps, anchor_t)
+    out = torch.empty(len(pairs))
+    boxes = torch.empty(len(pairs), 4) if return_boxes else None
+    for s in tqdm(range(0, len(pairs), chunk), desc=f"pairs ({box})", leave=False, disable=not progress):
+        i, j = pairs[s : s + chunk, 0], pairs[s : s + chunk, 1]
+        d, b = paired_distances(model, patches[i].to(device), ref_maps[j].to(device), box, comparison, anchor_t[i].to(device))
+        out[s : s + chunk] = d.cpu()
+        if boxes is not None:
+            boxes[s : s + chunk] = b.cpu()
+    return (out, boxes) if return_boxes else out
