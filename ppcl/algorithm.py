@@ -25,6 +25,15 @@ space as a holistic one. The baselines get the same budget through ``partial_inp
 
 ``lam_cyc = 0`` or ``lam_tri = 0`` gives the single-constraint ablations of Table 1a; both zero
 trains no CRLoc.
+
+**The kit's option ``region_id``** (chosen on validation; off is the paper). At test time PPCL
+compares a partial region with the region CRLoc finds in a holistic image, a descriptor that no
+identity loss sees in the paper's recipe (L_F sees whole images and the partial view). With
+``region_id`` each anchor region is also located in another image of its own identity (the PK
+batch has K per identity) and, as in Eq. 4, in y; both located regions join L_F's softmax
+cross-entropy and batch-hard triplet with the labels of the images they were cut from. The
+distance used at test time is then trained: a partial region is pulled toward the region CRLoc
+finds in a true match and pushed from the regions it finds in other people.
 """
 from __future__ import annotations
 
@@ -48,6 +57,8 @@ from .train import fit
 
 @dataclass(frozen=True)
 class PPCLLossConfig:
+    """The weights and options of Eq. 6 (and the kit's readings where the paper is silent)."""
+
     lam_cyc: float = 10.0
     lam_tri: float = 1.0
     beta: float = 0.5
@@ -60,6 +71,8 @@ class PPCLLossConfig:
     train_glrec: bool = False
     partial_input: str | None = "rectify"  # "rectify" | "resize" | None (see the module docstring)
     triplet_trains_F: bool = True  # False: PP-Triplet's gradient reaches only CRLoc's boxes, not F's features
+    region_id: bool = False  # the kit's option: L_F also sees the regions CRLoc locates (see the module docstring)
+    negatives: str = "log-uniform"  # PP-Triplet's negative boxes: "log-uniform" in scale, or "same-size" as the positive
 
 
 class PPCLObjective(nn.Module):
@@ -111,14 +124,20 @@ class PPCLObjective(nn.Module):
             h_r, h_x = h[:b], h[b:]
             anchor = loc.cut(h_r, t_v.to(h_r.dtype))  # the partial view's own region
             g, labels = torch.cat([gap(anchor), gap(h_x)]), torch.cat([pids, pids])
-        terms["L_F_ce"] = cross_entropy(model.backbone.logits(g), labels, cfg.label_smoothing)
-        terms["L_F_tri"] = batch_hard_triplet(g, labels, cfg.triplet_margin)
-        loss = terms["L_F_ce"] + terms["L_F_tri"] + terms.get("L_R", 0.0)
         if use_l:
             perm = torch.randperm(b, generator=generator).to(x.device)
             h_y = h_x[perm]
             box_xy, _ = loc(anchor, h_y)  # Eq. 4
             pos = loc.cut(h_y, box_xy)
+            if cfg.region_id:  # the kit's option: L_F on the located regions too
+                mate = same_identity_partner(pids, generator)
+                box_m, _ = loc(anchor, h_x[mate])
+                g = torch.cat([g, gap(loc.cut(h_x[mate], box_m)), gap(pos)])
+                labels = torch.cat([labels, pids[mate], pids[perm]])
+        terms["L_F_ce"] = cross_entropy(model.backbone.logits(g), labels, cfg.label_smoothing)
+        terms["L_F_tri"] = batch_hard_triplet(g, labels, cfg.triplet_margin)
+        loss = terms["L_F_ce"] + terms["L_F_tri"] + terms.get("L_R", 0.0)
+        if use_l:
             if cfg.lam_cyc > 0:
                 box_yx, _ = loc(pos, h_x)  # Eq. 5
                 terms["L_cyc"] = pp_cycle(box_yx, t_src, self.points)
@@ -130,12 +149,23 @@ class PPCLObjective(nn.Module):
                     feats_y, a = h_y.detach(), anchor.detach()
                     box_t, _ = loc(a, feats_y)
                     pos_t = loc.cut(feats_y, box_t)
-                neg_box, ok = sample_negative_boxes(box_t, generator, cfg.beta, loc.cfg.min_scale)
+                neg_box, ok = sample_negative_boxes(box_t, generator, cfg.beta, loc.cfg.min_scale,
+                                                    same_size=cfg.negatives == "same-size")
                 neg = loc.cut(feats_y, neg_box)
                 terms["L_tri"] = pp_triplet(gap(a), gap(pos_t), gap(neg), cfg.alpha, ok.to(anchor.dtype))
                 loss = loss + cfg.lam_tri * terms["L_tri"]
         terms["loss"] = loss
         return terms
+
+
+def same_identity_partner(pids: Tensor, generator: torch.Generator) -> Tensor:
+    """For each image of a batch, the index of another image of the same identity, drawn at
+    random (itself when it is its identity's only image in the batch). ``(B,)`` -> ``(B,)``."""
+    b = len(pids)
+    same = (pids[:, None] == pids[None, :]) & ~torch.eye(b, dtype=torch.bool, device=pids.device)
+    score = torch.rand(b, b, generator=generator).to(pids.device) + 1.0
+    score = torch.where(same, score, torch.zeros_like(score))
+    return torch.where(same.any(1), score.argmax(1), torch.arange(b, device=pids.device))
 
 
 def ppcl_step(objective: nn.Module):

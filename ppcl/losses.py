@@ -71,15 +71,18 @@ def sample_negative_boxes(
     beta: float = 0.5,
     min_scale: float = 0.1,
     tries: int = 64,
+    same_size: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """Negative regions for PP-Triplet (§3.3), one per positive box ``(N, 4)`` in t form.
 
-    Each is drawn at random (scales log-uniform in [min_scale, 1], centre uniform inside the
-    map) until both
-    rules hold: IoU with the positive < beta, and intersection over the smaller box < beta
-    (so neither box mostly contains the other). Vectorised rejection sampling, ``tries``
-    rounds. A positive that covers nearly the whole map admits no such box; those rows come
-    back with ``valid = False`` and PP-Triplet skips them.
+    Each is drawn at random (scales log-uniform in [min_scale, 1], or with ``same_size`` within
+    a factor 1.25 of the positive's own, centre uniform inside the map) until both rules hold:
+    IoU with the positive < beta, and intersection over the smaller box < beta (so neither box
+    mostly contains the other). Vectorised rejection sampling, ``tries`` rounds. A positive that
+    covers nearly the whole map admits no such box; those rows come back with ``valid = False``
+    and PP-Triplet skips them. ``same_size`` keeps the size of a region from telling the
+    negative apart (a small negative is otherwise easy to push away from a large positive);
+    rows that admit no same-size negative fall back to log-uniform scales.
 
     Returns ``(negatives (N, 4), valid (N,) bool)``.
     """
@@ -87,12 +90,16 @@ def sample_negative_boxes(
     pos_box = t_to_box(positive.detach())
     out = positive.detach().clone()
     todo = torch.ones(n, dtype=torch.bool, device=positive.device)
-    for _ in range(tries):
+    pos_s = positive.detach()[:, :2]
+    for round_ in range(tries):
         k = int(todo.sum())
         if k == 0:
             break
         u = torch.rand(k, 4, generator=generator).to(positive)
-        s = min_scale ** (1 - u[:, :2])  # log-uniform in [min_scale, 1]: small boxes fit beside big positives
+        if same_size and round_ < tries // 2:
+            s = (pos_s[todo] * 1.25 ** (2 * u[:, :2] - 1)).clamp(min_scale, 1.0)
+        else:
+            s = min_scale ** (1 - u[:, :2])  # log-uniform in [min_scale, 1]: small boxes fit beside big positives
         c = (2 * u[:, 2:] - 1) * (1 - s)
         cand = torch.cat([s, c], 1)
         cb = t_to_box(cand)

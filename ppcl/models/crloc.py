@@ -13,7 +13,12 @@
   - ``locator="centroid"`` (default): the correlation's centroid (where the query patch's
     positions find their matches, on average) plus the FC's offset ``b``, clamped so the box
     lies inside the map;
-  - ``locator="free"``: ``tanh(b) * (1 - s)``, the FC alone.
+  - ``locator="free"``: ``tanh(b) * (1 - s)``, the FC alone;
+  - ``locator="fit"``: the box that best maps the query patch onto its matches. Each query cell
+    u sits at a known place p_u of the patch and matches, on average, at m_u (its soft-argmax in
+    the reference); the least-squares fit of ``m_u = c + s * p_u`` per axis gives the centre c
+    (the centroid again) and the scale s from the correspondence itself; the FC adds an
+    offset to c and a correction to s in logit space (zero at initialisation).
 
   Why: PP-Cycle only asks that forward then backward return to the start, and any mapping that
   is its own inverse satisfies that, a mirror included (top of x -> bottom of y -> top of x).
@@ -43,7 +48,7 @@ class CRLocConfig:
     min_scale: float = 0.1
     init_scale: float = 0.5
     temperature: float = 10.0
-    locator: str = "centroid"  # "centroid" | "free" (see the module docstring)
+    locator: str = "centroid"  # "centroid" | "free" | "fit" (see the module docstring)
 
 
 def correlation(query: Tensor, ref: Tensor, scale: Tensor | float = 1.0) -> Tensor:
@@ -60,6 +65,32 @@ def correlation(query: Tensor, ref: Tensor, scale: Tensor | float = 1.0) -> Tens
     return logits.softmax(dim=-1).view(b, hq * wq, h, w)
 
 
+def cell_centres(n: int, device=None, dtype=torch.float32) -> Tensor:
+    """The ``n`` cell centres of an axis in [-1, 1] (``align_corners=False``)."""
+    return (torch.arange(n, device=device, dtype=dtype) * 2 + 1) / n - 1
+
+
+def matches(corr: Tensor) -> Tensor:
+    """``(N, U, H, W)`` correlation -> ``(N, U, 2)``: where each query cell matches on average
+    (its soft-argmax ``(x, y)`` in the reference, [-1, 1])."""
+    _, _, h, w = corr.shape
+    ys, xs = cell_centres(h, corr.device, corr.dtype), cell_centres(w, corr.device, corr.dtype)
+    return torch.stack([(corr.sum(2) * xs).sum(-1), (corr.sum(3) * ys).sum(-1)], dim=-1)
+
+
+def fit_box(corr: Tensor, patch_size: tuple[int, int]) -> tuple[Tensor, Tensor]:
+    """Least-squares ``m_u = c + s * p_u`` per axis, from the query cells' places ``p_u`` in the
+    patch (row-major ``patch_size``) to their matches ``m_u``: ``(scale (N, 2), centre (N, 2))``.
+    The scale can come out small or negative when the matches are diffuse or mirrored."""
+    ph, pw = patch_size
+    py, px = torch.meshgrid(cell_centres(ph, corr.device, corr.dtype), cell_centres(pw, corr.device, corr.dtype), indexing="ij")
+    p = torch.stack([px.reshape(-1), py.reshape(-1)], dim=-1)  # (U, 2), mean zero
+    m = matches(corr)  # (N, U, 2)
+    c = m.mean(dim=1)
+    s = ((m - c[:, None]) * p).sum(1) / (p**2).sum(0).clamp_min(1e-12)
+    return s, c
+
+
 def centroid(corr: Tensor) -> Tensor:
     """``(N, U, H, W)`` correlation -> ``(N, 2)`` mean matched position ``(x, y)`` in [-1, 1]
     (cell centres, ``align_corners=False``), averaged over the query positions u."""
@@ -73,8 +104,8 @@ def centroid(corr: Tensor) -> Tensor:
 class CRLoc(nn.Module):
     def __init__(self, cfg: CRLocConfig = CRLocConfig()):
         super().__init__()
-        if cfg.locator not in ("centroid", "free"):
-            raise ValueError(f"locator must be 'centroid' or 'free'; got {cfg.locator!r}")
+        if cfg.locator not in ("centroid", "free", "fit"):
+            raise ValueError(f"locator must be 'centroid', 'free' or 'fit'; got {cfg.locator!r}")
         self.cfg = cfg
         cin = cfg.patch_size[0] * cfg.patch_size[1]
         layers: list[nn.Module] = []
@@ -96,6 +127,12 @@ class CRLoc(nn.Module):
         """L_l: correlation ``(N, U, H, W)`` -> box t ``(N, 4)`` inside the reference map."""
         raw = self.fc(self.convs(corr).mean(dim=(2, 3)))
         m = self.cfg.min_scale
+        if self.cfg.locator == "fit":
+            s_fit, c_fit = fit_box(corr, self.cfg.patch_size)
+            frac = ((s_fit - m) / (1 - m)).clamp(1e-3, 1 - 1e-3)
+            s = m + (1 - m) * torch.sigmoid(torch.logit(frac) + raw[:, :2] - self.fc.bias[:2])
+            c = torch.clamp(c_fit + raw[:, 2:], min=s - 1, max=1 - s)
+            return torch.cat([s, c], dim=1)
         s = m + (1 - m) * torch.sigmoid(raw[:, :2])
         if self.cfg.locator == "free":
             c = torch.tanh(raw[:, 2:]) * (1 - s)
