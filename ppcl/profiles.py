@@ -69,6 +69,19 @@ class PPCLRecipe(PPCLLossConfig):
 
 
 @dataclass(frozen=True)
+class AblationRecipe:
+    """Notebook 04 (§4.3): the λ grid of Table 1c, the ratios of Figure 5 and Table 1b."""
+
+    lam_cyc: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0)  # Table 1c's rows
+    lam_tri: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0)  # Table 1c's columns
+    choose_lambdas: bool = True  # every PPCL model of the kit uses the cell chosen on validation
+    ratios: tuple[float, ...] = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # Figure 5's query input ratios
+    grid_ratios: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8)  # Table 1b's query and gallery ratios
+    topk: int = 20  # +R+L re-ranks the top-K of +R on the Market-style sets
+    n_examples: int = 4  # Figures 6 and 7
+
+
+@dataclass(frozen=True)
 class Profile:
     """Every parameter of a run. ``seed`` seeds GLRec, the figures and the first of the
     ``n_seeds`` training seeds (``seed``, ``seed + 1``, ...) over which methods are compared."""
@@ -80,6 +93,7 @@ class Profile:
     n_show: int = 8  # examples per figure
     glrec: GLRecRecipe = GLRecRecipe()
     ppcl: PPCLRecipe = PPCLRecipe()
+    ablation: AblationRecipe = AblationRecipe()
 
     def __post_init__(self) -> None:
         if self.source not in ("synthetic", "real"):

@@ -177,10 +177,46 @@ def validation_callback(model: PPCL, val: dict, method: str, best_path: Path | N
     return on_epoch_end
 
 
-def variant_loss(recipe: PPCLRecipe, variant: str, **changes) -> PPCLLossConfig:
+def variant_loss(recipe: PPCLRecipe, variant: str, lambdas: tuple[float, float] | None = None, **changes) -> PPCLLossConfig:
+    """The loss config of ``variant``: the recipe's, with the chosen ``lambdas`` (λ_cyc, λ_tri)
+    where the variant keeps them, the variant's own settings, then ``changes``."""
     if variant not in VARIANTS:
         raise ValueError(f"variant: expected one of {list(VARIANTS)}; found {variant!r}")
-    return recipe.loss(**{**VARIANTS[variant], **changes})
+    lam = {} if lambdas is None else {"lam_cyc": lambdas[0], "lam_tri": lambdas[1]}
+    return recipe.loss(**{**lam, **VARIANTS[variant], **changes})
+
+
+def lambda_grid(run, progress: bool = True):
+    """Table 1c: PPCL trained at every (λ_cyc, λ_tri) of the profile's grid on its first seed,
+    each scored by +R+L rank-1 on that seed's **validation** split (its kept epoch). Returns
+    ``(chosen (λ_cyc, λ_tri), DataFrame)``; ties go to the paper's (10, 1) when it is among
+    them, else to the first cell in grid order. Computed once per run."""
+    import pandas as pd
+
+    if "lambda_grid" in run.memo:
+        return run.memo["lambda_grid"]
+    ab, seed = run.profile.ablation, run.profile.seed
+    rows = []
+    for lc in ab.lam_cyc:
+        for lt in ab.lam_tri:
+            _, h = train_variant(run, "ppcl", seed, progress=progress, lam_cyc=lc, lam_tri=lt)
+            e = best_epoch(h)
+            rows.append({"lam_cyc": lc, "lam_tri": lt, "val_rank1": 100 * e["val_rank1"], "val_mAP": 100 * e["val_mAP"],
+                         "kept_epoch": e["epoch"] + 1})
+    df = pd.DataFrame(rows)
+    top = df[df.val_rank1 == df.val_rank1.max()]
+    paper = top[(top.lam_cyc == 10.0) & (top.lam_tri == 1.0)]
+    best = (paper if len(paper) else top).iloc[0]
+    run.memo["lambda_grid"] = ((float(best.lam_cyc), float(best.lam_tri)), df.assign(chosen=lambda f: (f.lam_cyc == best.lam_cyc) & (f.lam_tri == best.lam_tri)))
+    return run.memo["lambda_grid"]
+
+
+def chosen_lambdas(run, progress: bool = True) -> tuple[float, float]:
+    """(λ_cyc, λ_tri) for every PPCL model of the run: the cell of :func:`lambda_grid` chosen on
+    validation when ``ablation.choose_lambdas``, else the recipe's."""
+    if run.profile.ablation.choose_lambdas:
+        return lambda_grid(run, progress)[0]
+    return run.profile.ppcl.lam_cyc, run.profile.ppcl.lam_tri
 
 
 def train_variant(run, variant: str, seed: int, progress: bool = True, **changes) -> tuple[PPCL, History]:
@@ -189,7 +225,8 @@ def train_variant(run, variant: str, seed: int, progress: bool = True, **changes
     loss config (e.g. ``lam_cyc=1.0`` for a cell of Table 1c). Returned on the CPU, in eval mode,
     at its best validation epoch."""
     recipe: PPCLRecipe = run.profile.ppcl
-    loss_cfg = variant_loss(recipe, variant, **changes)
+    explicit = {"lam_cyc", "lam_tri"} <= set(changes) or variant in ("resize", "+R")
+    loss_cfg = variant_loss(recipe, variant, None if explicit else chosen_lambdas(run, progress), **changes)
     train, _ = train_split(run, seed)
     check_batch("ppcl.p", recipe.p, len({r.pid for r in train}), "training identities (after the validation split)")
     glrec = glrec_for(run)
@@ -198,7 +235,7 @@ def train_variant(run, variant: str, seed: int, progress: bool = True, **changes
     key = model_key(what="ppcl", training=training, loss=loss_cfg, seed=seed, glrec=glrec_key(run),
                     data=data_identity(run.root, train), code=code_version())
     label = variant if not changes else f"{variant}-" + "-".join(f"{k}{v}" for k, v in sorted(changes.items()))
-    folder = run.models / f"{label}-s{seed}-{key}"
+    folder = run.models / f"{variant}-s{seed}-{key}"  # the key alone names the model: one folder per parameter set
     set_seed(seed)
     backbone = {**to_dict(recipe.backbone), "num_classes": len({r.pid for r in train})}
     model = build_ppcl({}, backbone, to_dict(recipe.crloc), glrec_model=glrec)

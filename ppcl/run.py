@@ -55,6 +55,7 @@ class Run:
     root: Path  # the folder every dataset reader is pointed at
     device: torch.device
     _loaded: dict = field(default_factory=dict, repr=False)
+    memo: dict = field(default_factory=dict, repr=False)  # results computed once per run (e.g. the chosen λ)
 
     @property
     def figures(self) -> Path:

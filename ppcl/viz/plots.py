@@ -301,3 +301,81 @@ def distance_histograms(dists: dict[str, dict], title: str = "genuine vs imposto
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def figure5_plot(df, title: str = "rank-1 against the query's input ratio (simulated partial Market-style set)"):
+    """Figure 5: mean rank-1 per method and ratio, with a band from the lowest to the highest seed."""
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for method, g in df.groupby("method", sort=False):
+        agg = g.groupby("ratio")["rank1"].agg(["mean", "min", "max"])
+        ax.plot(agg.index, agg["mean"], marker="o", ms=3, label=method)
+        ax.fill_between(agg.index, agg["min"], agg["max"], alpha=0.2)
+    ax.set_xlabel("query input ratio (visible area)")
+    ax.set_ylabel("rank-1 (%)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def heatmap(table, title: str, fmt: str = ".1f", xlabel: str = "", ylabel: str = "", highlight=None):
+    """A seaborn heatmap of a 2-D table (rows x columns), annotated; ``highlight`` = (row, column)
+    label of a cell to outline (e.g. the λ cell chosen on validation)."""
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(0.9 * table.shape[1] + 1.6, 0.6 * table.shape[0] + 1.2))
+    sns.heatmap(table, annot=True, fmt=fmt, cmap="viridis", cbar=False, ax=ax, annot_kws={"fontsize": 8})
+    if highlight is not None:
+        r, c = list(table.index).index(highlight[0]), list(table.columns).index(highlight[1])
+        ax.add_patch(Rectangle((c, r), 1, 1, fill=False, edgecolor=RED, lw=2.5))
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    fig.tight_layout()
+    return fig
+
+
+def correspondence_figure(examples: Sequence[dict], titles: Sequence[str] | None = None, normalized: bool = True):
+    """Figures 6 and 7: each partial query (rectified, GLRec's layout in blue) above its true
+    match with GLRec's box (blue, blind to the reference) and CRLoc's box (red)."""
+    n = len(examples)
+    fig, axes = plt.subplots(2, n, figsize=(1.3 * n, 4.2), squeeze=False)
+    for i, ex in enumerate(examples):
+        q, g = to_display(ex["query"], normalized), to_display(ex["match"], normalized)
+        axes[0, i].imshow(q)
+        draw_box(axes[0, i], ex["query_box"], *q.shape[:2], BLUE)
+        axes[1, i].imshow(g)
+        draw_box(axes[1, i], ex["glrec_box"], *g.shape[:2], BLUE)
+        draw_box(axes[1, i], ex["crloc_box"], *g.shape[:2], RED)
+        if titles is not None:
+            axes[0, i].set_title(titles[i], fontsize=7)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0, 0].set_ylabel("partial query", fontsize=8)
+    axes[1, 0].set_ylabel("true match", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def box_distributions(stats, title: str = "where the person stands in the box"):
+    """From :func:`ppcl.data.bodies.box_statistics`: the person's height as a share of the frame,
+    the top of the head and the horizontal centre offset, and the detection's IoU with the tight
+    box, for detector boxes and tight (hand-drawn) boxes."""
+    kinds = [k for k in ("detector", "tight") if (stats.box == k).any()]
+    cols = (("height", "person height / frame height"), ("top", "top of the head (share of frame)"),
+            ("centre_offset", "centre offset (share of width)"), ("box_iou", "IoU with the tight box"))
+    fig, axes = plt.subplots(1, len(cols), figsize=(11, 2.4))
+    colours = {"detector": RED, "tight": BLUE}
+    for ax, (col, name) in zip(axes, cols):
+        for k in kinds:
+            v = stats.loc[stats.box == k, col].dropna()
+            ax.hist(v, bins=30, density=True, alpha=0.55, color=colours[k], label=f"{k} ({len(v)})")
+        ax.set_xlabel(name, fontsize=8)
+        ax.set_yticks([])
+    axes[-1].axvline(0.5, color="0.3", ls="--", lw=1)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
