@@ -27,10 +27,11 @@ $(VENV)/.installed: pyproject.toml
 reproduce: install
 	$(PY) -m ppcl.reproduce --profile $(PROFILE) --out $(OUT)
 
-## Unit tests, then every notebook re-executed under the smoke profile by nbval (in a fresh run folder).
+## Unit tests, the package's doctests, then every notebook re-executed under the smoke profile by nbval (in a fresh run folder).
 test: install
 	@out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; \
-	PPCL_PROFILE=smoke PPCL_OUT=$$out $(PY) -m pytest tests notebooks --nbval --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider
+	PPCL_PROFILE=smoke PPCL_OUT=$$out $(PY) -m pytest tests ppcl notebooks --doctest-modules --nbval \
+	  --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider
 
 ## Re-execute the committed notebooks in place under the smoke profile (their stored outputs).
 notebooks: install

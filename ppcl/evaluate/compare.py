@@ -12,8 +12,8 @@ contains 0 says the data cannot tell the two methods apart.
 >>> import numpy as np
 >>> a = np.array([[1, 1, 0, 1]]); b = np.array([[0, 1, 0, 0]])  # one seed, four queries
 >>> r = paired_bootstrap(a, b, n_boot=2000, seed=0)
->>> round(r["mean"], 2), r["low"] >= 0.0, r["high"] <= 0.75
-(0.5, True, True)
+>>> round(r["mean"], 2), round(r["low"], 2), round(r["high"], 2)  # four queries cannot rule out 0
+(0.5, 0.0, 1.0)
 """
 from __future__ import annotations
 
