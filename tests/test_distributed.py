@@ -1,5 +1,4 @@
 """Algorithm 1 under torchrun: 2 CPU processes with the gloo backend stay in lockstep."""
-import json
 import os
 import re
 import subprocess
@@ -17,18 +16,20 @@ CONFIG = {
     "backbone": {"depth": "resnet10", "width": 8, "input_size": [32, 16], "last_stride": 1, "third_stride": 1},
     "crloc": {"patch_size": [4, 2], "channels": [8, 8, 8]},
 }
+SETS = ['glrec.model={depth="resnet10", width=8, input_size=[32, 16]}',
+        'ppcl.backbone={depth="resnet10", width=8, input_size=[32, 16], last_stride=1, third_stride=1}',
+        'ppcl.crloc={patch_size=[4, 2], channels=[8, 8, 8]}', "ppcl.epochs=1", "ppcl.p=3", "ppcl.k=2", "ppcl.imagenet=false"]
 
 
 @pytest.mark.slow
 def test_two_gloo_processes_train_identical_replicas(tmp_path):
     root = generate(tmp_path / "data", SMOKE, progress=False)
-    cfg = tmp_path / "cfg.json"
-    cfg.write_text(json.dumps(CONFIG))
     ckpt = tmp_path / "ppcl.pt"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
-           "-m", "ppcl.distributed", "--data-root", str(root), "--config", str(cfg), "--out", str(ckpt),
-           "--epochs", "1", "--ids-per-batch", "3", "--images-per-id", "2"]
+           "-m", "ppcl.distributed", "--profile", "paper", "--data-root", str(root), "--out", str(ckpt)]
+    for s in SETS:
+        cmd += ["--set", s]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
     sums = dict(re.findall(r"rank (\d)/2 finished: parameter checksum (\S+)", run.stdout))
