@@ -136,7 +136,8 @@ def run(profile: str, out: Path, data_root: str = "", cache_dir: str = "", only:
         except pm.PapermillExecutionError as e:
             state["notebooks"][nb.name] = {"status": "failed", "cell": e.exec_count, "error": f"{e.ename}: {e.evalue}"}
             write_json(state_path, state)
-            print(f"FAILED: {nb.name}, cell {e.exec_count}: {e.ename}: {e.evalue}\n  executed copy: {target}\n"
+            print(f"FAILED: {nb.name}, cell [{e.exec_count}] of the executed copy: {e.ename}: {e.evalue}\n"
+                  f"  executed copy: {target}\n"
                   f"  after fixing it: python -m ppcl.reproduce --profile {profile} --out {out} --resume", file=sys.stderr)
             return 1
         seconds = time.time() - t0

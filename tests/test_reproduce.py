@@ -86,3 +86,37 @@ def test_an_interrupted_batch_run_resumes_where_it_stopped(tmp_path):
     # A resume with other parameters is refused rather than mixing two runs in one folder.
     r = subprocess.run(cmd + ["--resume", "--set", "seed=3"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert r.returncode != 0 and "--resume expected the run's parameters" in r.stderr
+
+
+def _tiny_notebook(path: Path, source: str) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('profile = None\noverrides = {}\ndata_root = ""\ncache_dir = ""\nout_dir = ""')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(source)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(path))
+
+
+def test_a_failing_notebook_is_named_with_its_cell_and_resume_continues(tmp_path, capsys):
+    """A notebook made to fail stops the run naming itself and its cell; after the fix, --resume keeps
+    the notebook that finished (not re-executed) and runs the rest."""
+    nbs, out, flag = tmp_path / "nbs", tmp_path / "run", tmp_path / "broken"
+    nbs.mkdir()
+    flag.write_text("x")
+    _tiny_notebook(nbs / "01_first.ipynb", "print('first')")
+    _tiny_notebook(nbs / "02_second.ipynb", f"import pathlib\nassert not pathlib.Path({str(flag)!r}).exists(), 'made to fail'")
+    from ppcl.reproduce import run
+
+    assert run("smoke", out, notebooks_dir=nbs, report=False) == 1
+    err = capsys.readouterr().err
+    assert "FAILED: 02_second.ipynb, cell [3] of the executed copy: AssertionError: made to fail" in err and "--resume" in err
+    first = (out / "notebooks" / "01_first.ipynb").stat().st_mtime_ns
+    flag.unlink()  # the fix
+    assert run("smoke", out, notebooks_dir=nbs, resume=True) == 0
+    assert "01_first.ipynb finished earlier: kept" in capsys.readouterr().out
+    assert (out / "notebooks" / "01_first.ipynb").stat().st_mtime_ns == first
+    state = json.loads((out / "run.json").read_text())
+    assert {k: v["status"] for k, v in state["notebooks"].items()} == {"01_first.ipynb": "done", "02_second.ipynb": "done"}
+    assert (out / "REPORT.md").is_file() and "notebook 02_second.ipynb | done" in (out / "REPORT.md").read_text()
