@@ -8,7 +8,7 @@ OUT ?= runs/$(PROFILE)
 # torch / torchvision pinned on the pip path (the conda environment.yml may be looser).
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: install reproduce test notebooks benchmark clean
+.PHONY: install reproduce test notebooks benchmark viewer lab clean
 
 install: $(VENV)/.installed
 
@@ -37,6 +37,18 @@ test: install
 notebooks: install
 	@out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; cd notebooks && for nb in [0-9]*.ipynb; do \
 	  PPCL_PROFILE=smoke PPCL_OUT=$$out ../$(PY) -m jupyter nbconvert --to notebook --execute --inplace $$nb || exit 1; done
+
+## The correspondence viewer (notebook 06) as a web page: Voilà on a free loopback port, the URL printed.
+## PROFILE / OUT as for reproduce; RUN=<a finished run folder> opens that run's models instead.
+viewer: install
+	@port=$$($(PY) -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
+	echo "correspondence viewer: http://127.0.0.1:$$port/  (profile $(PROFILE); Ctrl-C stops it)"; \
+	PPCL_PROFILE=$(PROFILE) PPCL_OUT=$(abspath $(OUT)) PPCL_RUN_FOLDER=$(if $(RUN),$(abspath $(RUN))) \
+	  $(PY) -m voila notebooks/06_correspondence_viewer.ipynb --no-browser --Voila.ip=127.0.0.1 --port=$$port --Voila.port_retries=0
+
+## JupyterLab in the kit's environment (its kernel is the kit's .venv), on the notebooks.
+lab: install
+	PPCL_PROFILE=$(PROFILE) PPCL_OUT=$(abspath $(OUT)) $(PY) -m jupyter lab --ServerApp.root_dir=notebooks --ip=127.0.0.1 --no-browser $(if $(filter 0,$(shell id -u)),--allow-root)
 
 benchmark: install
 	$(PY) benchmarks/run.py

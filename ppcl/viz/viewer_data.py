@@ -1,0 +1,348 @@
+"""What the correspondence viewer (:mod:`ppcl.viz.viewer`, notebook 06) shows, computed once.
+
+For one partial set (Partial-REID or Partial-iLIDS) and one seed, :class:`ViewerData` holds,
+for each of two models of that seed,
+
+* ``"+R"``: the +R model (GLRec's rectified views, no CRLoc losses), and
+* ``"ppcl"``: the PPCL model (both constraints),
+
+the encoded partial images and holistic images (feature maps, GLRec's layout boxes ``t``, gate
+scores ``eta``, descriptors; :func:`ppcl.evaluate.engine.encode` with method ``"+R"``) and one
+distance matrix ``(partial, holistic)``: the +R distance for the +R model and PPCL's region
+distance (+R+L, the partial image always CRLoc's anchor) for the PPCL model, exactly as
+:func:`ppcl.evaluate.protocols.evaluate_partial` computes them for Tables 2 and 3.
+
+Both models are only ever *loaded* (:func:`ppcl.recipes.train_variant` finds them in the model
+store; :meth:`ViewerData.from_folder` reads a finished run folder's ``checkpoints/``). The
+encodings are cached in ``<run>/features/<dataset>-s<seed>.pt``, a plain dict of tensors,
+strings and lists written with :func:`ppcl.io.save_checkpoint` and read with
+:func:`ppcl.io.read_checkpoint` (never unpickling objects), so a second open is instant:
+
+* a cache made for other models or other images (the models' store keys, the images' paths and
+  identities are recorded in it) is recomputed and rewritten;
+* a file that is not a viewer cache at all (another format, a truncated file, a file that would
+  need pickle, missing or mis-shaped entries) is refused with a ``ValueError`` naming its path;
+  nothing in it is executed. Delete it to recompute.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..data.common import Record
+from ..evaluate.engine import Encoded, distance_matrix, global_distance, load_images
+from ..io import read_checkpoint, save_checkpoint
+
+DATASETS = {"partial_reid": "Partial-REID", "partial_ilids": "Partial-iLIDS"}
+MODELS = ("+R", "ppcl")  # the +R model (+R distance) and the PPCL model (+R+L distance)
+DIRECTIONS = ("query", "gallery")  # partial images as query (Table 2) / as gallery (Table 3)
+CACHE_FORMAT = "ppcl-viewer-features"
+CACHE_VERSION = 1
+_ENC_FIELDS = ("maps", "t", "eta", "desc")
+
+
+def _display_name(records: list[Record]) -> list[str]:
+    """``folder/file`` of each record (unique within a list; an index is appended to a repeat)."""
+    names, seen = [], {}
+    for r in records:
+        p = Path(r.path)
+        n = f"{p.parent.name}/{p.name}"
+        if n in seen:
+            seen[n] += 1
+            n = f"{n} ({seen[n]})"
+        else:
+            seen[n] = 0
+        names.append(n)
+    return names
+
+
+@dataclass
+class ViewerData:
+    """Everything the viewer shows for one partial set and seed (see the module docstring).
+
+    ``encoded[m] = (partial, holistic)`` and ``dist[m]`` ``(P, H)`` for ``m`` in ``("+R", "ppcl")``;
+    ``models[m]`` the loaded model (CRLoc's box and correlation of a shown pair and GLRec's
+    rectification of a shown image are computed from it on demand); ``keys[m]`` its store key.
+    """
+
+    dataset: str
+    seed: int
+    partial: list[Record]
+    holistic: list[Record]
+    models: dict
+    keys: dict
+    encoded: dict
+    dist: dict
+    cache_path: Path | None = None
+    source: str = ""  # where the models came from (a run's store or a run folder)
+    from_cache: bool = False  # True when the encodings were read from the cache file
+    _images: dict = field(default_factory=dict, repr=False)
+
+    # ------------------------------------------------------------------ constructors
+
+    @classmethod
+    def from_run(cls, run, dataset: str = "partial_reid", seed: int | None = None, progress: bool = False) -> "ViewerData":
+        """The +R and PPCL models of ``seed`` (default: the profile's seed) through
+        :func:`ppcl.recipes.train_variant` (loaded from the model store when they exist), the
+        dataset through ``run.data``, the encodings cached under ``run.out / "features"``."""
+        from ..recipes import train_variant
+
+        _check_dataset(dataset)
+        seed = run.profile.seed if seed is None else int(seed)
+        memo = ("viewer_models", seed)  # both partial sets share the models: loaded once per run
+        if memo not in run.memo:
+            models, keys = {}, {}
+            for m in MODELS:
+                models[m], _ = train_variant(run, m, seed, progress=progress)
+                keys[m] = _index_key(run.checkpoints / "models.json", f"{m}-s{seed}")
+            run.memo[memo] = (models, keys)
+        models, keys = run.memo[memo]
+        return cls._build(run, dataset, seed, models, keys, source=f"model store {run.models}")
+
+    @classmethod
+    def from_folder(cls, path: str | Path, dataset: str = "partial_reid", seed: int | None = None) -> "ViewerData":
+        """A finished run folder (``python -m ppcl.reproduce ... --out PATH``): its ``run.json``
+        names the profile, overrides, data root and cache; the +R and PPCL models of ``seed``
+        (default: the profile's seed) are read from ``PATH/checkpoints/`` with
+        :func:`ppcl.models.ppcl_from_checkpoint` (no pickle, never trained); the encodings are
+        cached under ``PATH/features``."""
+        from ..models import ppcl_from_checkpoint
+        from ..run import setup
+
+        _check_dataset(dataset)
+        path = Path(path).expanduser().resolve()
+        state_path = path / "run.json"
+        if not state_path.is_file():
+            raise FileNotFoundError(f"{state_path}: expected a finished run folder's run.json "
+                                    "(written by `python -m ppcl.reproduce --out FOLDER`); found no such file")
+        try:
+            params = json.loads(state_path.read_text())["parameters"]
+            profile, overrides = params["profile"], params.get("overrides") or {}
+            data_root, cache_dir = params.get("data_root", ""), params.get("cache_dir", "")
+        except (ValueError, KeyError, TypeError) as e:
+            raise ValueError(f"{state_path}: expected JSON with \"parameters\": {{\"profile\", \"overrides\", \"data_root\", "
+                             f"\"cache_dir\"}}; found an unreadable or incomplete file ({type(e).__name__}: {e})") from None
+        run = setup(profile, overrides, data_root=data_root, cache_dir=cache_dir, out_dir=path, progress=False, style=False)
+        seed = run.profile.seed if seed is None else int(seed)
+        index = path / "checkpoints" / "models.json"
+        models, keys = {}, {}
+        for m in MODELS:
+            name = f"{m}-s{seed}"
+            keys[m] = _index_key(index, name)
+            ckpt = path / "checkpoints" / f"{name}.pt"
+            if not ckpt.is_file():
+                raise FileNotFoundError(f"{ckpt}: expected the {m} model of seed {seed} in the run folder "
+                                        "(notebook 03 writes it); found no such file")
+            models[m] = ppcl_from_checkpoint(ckpt)
+        return cls._build(run, dataset, seed, models, keys, source=f"run folder {path}")
+
+    @classmethod
+    def _build(cls, run, dataset: str, seed: int, models: dict, keys: dict, source: str) -> "ViewerData":
+        data = run.data(dataset)[dataset]
+        partial, holistic = list(data.query), list(data.gallery)
+        cache = run.out / "features" / f"{dataset}-s{seed}.pt"
+        topk = run.profile.ppcl.topk or None
+        expected = {"dataset": dataset, "seed": seed, "keys": dict(keys), "topk": int(topk or 0),
+                    "partial_paths": [r.path for r in partial], "holistic_paths": [r.path for r in holistic],
+                    "partial_pids": [int(r.pid) for r in partial], "holistic_pids": [int(r.pid) for r in holistic]}
+        found = read_cache(cache, expected) if cache.is_file() else None
+        if found is not None:
+            encoded, dist = found
+            from_cache = True
+        else:
+            encoded, dist = compute(models, partial, holistic, topk=topk, device=run.device)
+            write_cache(cache, expected, encoded, dist)
+            from_cache = False
+        return cls(dataset, seed, partial, holistic, models, keys, encoded, dist, cache, source, from_cache)
+
+    # ------------------------------------------------------------------ what the viewer asks
+
+    @property
+    def label(self) -> str:
+        return DATASETS[self.dataset]
+
+    @property
+    def partial_names(self) -> list[str]:
+        return _display_name(self.partial)
+
+    @property
+    def holistic_names(self) -> list[str]:
+        return _display_name(self.holistic)
+
+    def records(self, direction: str) -> tuple[list[Record], list[Record]]:
+        """(queries, gallery) of ``direction``: partial images as ``"query"`` or as ``"gallery"``."""
+        _check_direction(direction)
+        return (self.partial, self.holistic) if direction == "query" else (self.holistic, self.partial)
+
+    def names(self, direction: str) -> tuple[list[str], list[str]]:
+        _check_direction(direction)
+        return (self.partial_names, self.holistic_names) if direction == "query" else (self.holistic_names, self.partial_names)
+
+    def distances(self, model: str, direction: str) -> Tensor:
+        """``(queries, gallery)`` distances of ``model`` (``"+R"`` or ``"ppcl"``) in ``direction``
+        (the ``(partial, holistic)`` matrix, transposed for partial images as gallery)."""
+        _check_direction(direction)
+        d = self.dist[model]
+        return d if direction == "query" else d.T
+
+    def ranking(self, qi: int, direction: str, model: str = "ppcl") -> np.ndarray:
+        """Gallery indices of query ``qi`` from nearest to farthest (a stable sort)."""
+        return np.argsort(self.distances(model, direction)[qi].numpy(), kind="stable")
+
+    def true_matches(self, qi: int, direction: str) -> np.ndarray:
+        """``(G,)`` booleans: gallery items of the query's identity."""
+        q, g = self.records(direction)
+        return np.array([r.pid == q[qi].pid for r in g], dtype=bool)
+
+    def first_match_rank(self, qi: int, direction: str, model: str) -> int | None:
+        """1-based rank of the first true match of query ``qi`` under ``model`` (None: no match in the gallery)."""
+        hits = np.flatnonzero(self.true_matches(qi, direction)[self.ranking(qi, direction, model)])
+        return int(hits[0]) + 1 if len(hits) else None
+
+    @torch.no_grad()
+    def pairs(self, qi: int, gallery: list[int], direction: str) -> dict:
+        """CRLoc of the PPCL model on the pairs (query ``qi``, each of ``gallery``) of ``direction``.
+
+        The partial image is always the anchor (its rectified map cut at its GLRec layout box is
+        the query patch) and the holistic image the reference, as in the distance matrix. Returns
+        ``partial`` and ``holistic`` (the indices of each pair in the partial / holistic lists),
+        ``boxes`` ``(k, 4)`` (CRLoc's box, in the holistic image's frame) and ``corr``
+        ``(k, U, h, w)`` (Eq. 8: for each query-patch cell u, a distribution over the holistic
+        map's cells)."""
+        _check_direction(direction)
+        model = self.models["ppcl"]
+        part, whole = self.encoded["ppcl"]
+        gallery = [int(j) for j in gallery]
+        if direction == "query":
+            pi, hi = [int(qi)] * len(gallery), gallery
+        else:
+            pi, hi = gallery, [int(qi)] * len(gallery)
+        if not gallery:
+            u = int(np.prod(model.crloc.cfg.patch_size))
+            return {"partial": [], "holistic": [], "boxes": torch.empty(0, 4),
+                    "corr": torch.empty(0, u, *whole.maps.shape[-2:])}
+        model.eval()
+        patch = model.crloc.cut(part.maps[pi], part.t[pi].to(part.maps.dtype))
+        boxes, corr = model.crloc(patch, whole.maps[hi])
+        return {"partial": pi, "holistic": hi, "boxes": boxes, "corr": corr}
+
+    @torch.no_grad()
+    def rectified(self, side: str, index: int) -> dict:
+        """The image ``index`` of ``side`` (``"partial"`` or ``"holistic"``) as the models see it:
+        ``x`` the input at the backbone's size, ``x_r`` GLRec's rectification (the frame every box
+        is drawn in: T of the input at the layout box ``t`` GLRec chose, as
+        :meth:`ppcl.models.GLRec.rectify` does; ``t`` is the whole frame when the gate called the
+        image holistic), ``t`` and ``eta`` the gate score (from the encodings; cached per image)."""
+        from ..geometry import paste
+
+        key = (side, int(index))
+        if key not in self._images:
+            rec = {"partial": self.partial, "holistic": self.holistic}[side][int(index)]
+            size = self.models["ppcl"].input_size
+            enc = self.encoded["ppcl"][0 if side == "partial" else 1]
+            x = load_images([rec], size)
+            t = enc.t[int(index)]
+            self._images[key] = {"x": x[0], "x_r": paste(x, t[None].to(x.dtype), size=size)[0], "t": t,
+                                 "eta": float(enc.eta[int(index)]) if enc.eta is not None else float("nan")}
+        return self._images[key]
+
+
+# ---------------------------------------------------------------------- computing and caching
+
+
+@torch.no_grad()
+def compute(models: dict, partial: list[Record], holistic: list[Record], topk: int | None = None,
+            device: torch.device | str = "cpu") -> tuple[dict, dict]:
+    """The encodings (method ``"+R"``) of both image lists under each model, the +R model's +R
+    distance and the PPCL model's +R+L distance ``(partial, holistic)``."""
+    from ..evaluate.engine import encode
+
+    encoded, dist = {}, {}
+    for m in MODELS:
+        model = models[m]
+        size = model.input_size
+        part = encode(model, load_images(partial, size), "+R", device=device)
+        whole = encode(model, load_images(holistic, size), "+R", device=device)
+        encoded[m] = (part, whole)
+        if m == "+R":
+            dist[m] = global_distance(part, whole)
+        else:
+            dist[m] = distance_matrix(model, part, whole, "+R+L", anchor="query", topk=topk, device=device)
+    return encoded, dist
+
+
+def write_cache(path: Path, expected: dict, encoded: dict, dist: dict) -> Path:
+    """The encodings as a plain dict of tensors, strings and lists (no pickle needed to read it)."""
+    def enc(e: Encoded) -> dict:
+        return {"maps": e.maps.contiguous(), "t": e.t.contiguous(), "desc": e.desc.contiguous(),
+                "eta": e.eta.contiguous() if e.eta is not None else torch.full((len(e.maps),), float("nan"))}
+
+    obj = {"format": CACHE_FORMAT, "version": CACHE_VERSION, **expected,
+           "encoded": {m: {"partial": enc(encoded[m][0]), "holistic": enc(encoded[m][1])} for m in MODELS},
+           "dist": {m: dist[m].contiguous() for m in MODELS}}
+    return save_checkpoint(obj, path)
+
+
+def read_cache(path: Path, expected: dict) -> tuple[dict, dict] | None:
+    """The cached encodings if ``path`` holds them for ``expected`` (models, images); ``None`` when
+    it is a viewer cache made for other models or images (to be recomputed). Anything that is not
+    a viewer cache is refused with a ``ValueError`` naming ``path`` (nothing in it is executed)."""
+    path = Path(path)
+    obj = read_checkpoint(path, required=())  # weights_only: refuses pickle, names the path
+    what = f"a viewer feature cache ({CACHE_FORMAT!r} version {CACHE_VERSION})"
+    if obj.get("format") != CACHE_FORMAT or obj.get("version") != CACHE_VERSION:
+        raise ValueError(f"{path}: expected {what}; found format {obj.get('format')!r} version {obj.get('version')!r} "
+                         "(delete the file to recompute it)")
+    if any(obj.get(k) != v for k, v in expected.items()):
+        return None  # a cache of other models or other images: stale, recomputed by the caller
+    n = {"partial": len(expected["partial_paths"]), "holistic": len(expected["holistic_paths"])}
+    try:
+        encoded = {}
+        for m in MODELS:
+            sides = []
+            for side in ("partial", "holistic"):
+                d = obj["encoded"][m][side]
+                e = Encoded(d["maps"], d["t"], d["eta"], d["desc"])
+                if not all(isinstance(getattr(e, f), Tensor) for f in _ENC_FIELDS):
+                    raise TypeError("an entry is not a tensor")
+                if not (e.maps.dim() == 4 and len(e.maps) == len(e.t) == len(e.eta) == len(e.desc) == n[side]
+                        and tuple(e.t.shape[1:]) == (4,)):
+                    raise TypeError(f"encoded[{m!r}][{side!r}] has shapes maps {tuple(e.maps.shape)}, t {tuple(e.t.shape)}, "
+                                    f"desc {tuple(e.desc.shape)} for {n[side]} images")
+                sides.append(e)
+            encoded[m] = tuple(sides)
+        dist = {m: obj["dist"][m] for m in MODELS}
+        if not all(isinstance(d, Tensor) and tuple(d.shape) == (n["partial"], n["holistic"]) for d in dist.values()):
+            raise TypeError(f"a distance matrix is not a ({n['partial']}, {n['holistic']}) tensor")
+    except (KeyError, TypeError, AttributeError) as e:
+        raise ValueError(f"{path}: expected {what} with encodings and distance matrices of its images; found a malformed "
+                         f"file ({type(e).__name__}: {e}); delete it to recompute") from None
+    return encoded, dist
+
+
+def _index_key(index: Path, name: str) -> str:
+    """The store key of ``name`` in a run folder's ``checkpoints/models.json``."""
+    if not index.is_file():
+        raise FileNotFoundError(f"{index}: expected the run's model index (written when its models were trained or "
+                                "loaded, notebook 03); found no such file")
+    try:
+        return str(json.loads(index.read_text())[name]["key"])
+    except (ValueError, KeyError, TypeError):
+        raise ValueError(f"{index}: expected an entry {name!r} with its store key (notebook 03 trains it); "
+                         "found none") from None
+
+
+def _check_dataset(dataset: str) -> None:
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset: expected one of {list(DATASETS)}; found {dataset!r}")
+
+
+def _check_direction(direction: str) -> None:
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction: expected one of {list(DIRECTIONS)} (partial images as query / as gallery); "
+                         f"found {direction!r}")
