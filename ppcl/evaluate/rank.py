@@ -45,6 +45,11 @@ def rank(
     ``per_query`` holds, for each valid query in order, its index (``query``), the 0-based rank of
     its first true match (``first``) and its AP (``ap``), so methods scored on the same queries can
     be compared query by query (:mod:`ppcl.evaluate.compare`).
+
+    >>> d = torch.tensor([[0.1, 0.5, 0.3], [0.4, 0.2, 0.9]])
+    >>> r = rank(d, [7, 8], [8, 9, 7], max_rank=3)  # each query's one match comes second: AP 1/2
+    >>> r["cmc"].tolist(), r["mAP"]
+    ([0.0, 1.0, 1.0], 0.5)
     """
     d = torch.as_tensor(np.asarray(distmat) if not isinstance(distmat, Tensor) else distmat).float()
     qp, gp = _as_tensor(q_pids, "q_pids"), _as_tensor(g_pids, "g_pids")
