@@ -1,131 +1,168 @@
-"""PPCL's costs against the Resize baseline, measured in one run on one machine.
+"""PPCL's costs against the Resize baseline, measured like for like in one run on one machine.
 
-    python benchmarks/run.py                 # small defaults: about 3-5 minutes on a 2-core CPU
-    python benchmarks/run.py --paper         # the paper's networks and sizes (meant for a GPU)
-    python benchmarks/run.py --checkpoint runs/synthetic/checkpoints/ppcl_best.pt --data-root DIR
+    python benchmarks/run.py                      # the synthetic profile's networks (a few minutes on 2 CPU cores)
+    python benchmarks/run.py --paper              # the paper profile's networks (ResNet-50 at 256x128); a GPU, or minutes on a CPU
+    python benchmarks/run.py --run runs/synthetic # + rank-1 of full vs top-K with that run's trained PPCL on its Partial-REID set,
+                                                  #   and the main job's wall time per notebook (its run.json)
 
-(a) evaluation of Resize, +R and +R+L (PPCL: full pairwise and top-K re-ranked) on a
-    Partial-REID-sized problem (300 partial queries x 300 gallery images), as ratios to Resize;
-(b) +R+L with top-K re-ranking as the gallery grows toward Market size (seconds per gallery size);
-(c) one PPCL training step (Algorithm 1) against one plain re-ID step on the same batch;
-(d) peak memory of each (CUDA: max allocated; CPU: the process's peak RSS growth, measured in a
-    fresh subprocess per case).
+(a) evaluation of a Partial-REID-sized problem (300 partial x 300 holistic images): Resize, +R,
+    +R+L over every pair and +R+L re-ranking the top-K of +R. Every method times the same stages
+    (prepare nothing, encode both sides, distances) on the same network, each case warms its own
+    shapes first, and each is repeated until the spread is small: min and median are printed.
+(s) the +R+L pass split into stages (encoding, correlation, locator convolutions, the cut and
+    pooling, the descriptors) with each stage's FLOPs (torch's FlopCounterMode) and achieved
+    FLOP/s, so the distance to the FLOP floor is visible.
+(b) +R+L top-K as the gallery grows: its time must grow linearly with the gallery.
+(c) one PPCL training step (Algorithm 1) against one plain re-ID step on the same batch.
+(r) ppcl.evaluate.rank at Market size (3,368 x 15,913, cameras on) against a bare argsort of the
+    same matrix (any sort-based evaluation costs at least that).
 
-With ``--checkpoint`` and ``--data-root`` (a Partial-REID-layout set, e.g. the kit's synthetic one)
-the Partial-REID problem uses those images and that trained model, so the rank-1 of full pairwise
-and top-K can be compared; otherwise random images and an untrained model time the same code.
+The networks come from the profile (``--profile``, default ``synthetic``; ``--paper`` =
+``--profile paper``). Timings are wall clock on whatever else the machine is doing: compare the
+ratios of one run, not seconds across runs.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
-import resource
+import statistics
 import sys
 import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from ppcl.algorithm import PPCLObjective, PPCLLossConfig  # noqa: E402
-from ppcl.evaluate.engine import distance_matrix, encode  # noqa: E402
-from ppcl.models import build_ppcl, ppcl_from_checkpoint  # noqa: E402
-
-SMALL = {  # the synthetic profile's networks
-    "glrec": {"depth": "resnet18", "width": 16, "input_size": [64, 32]},
-    "backbone": {"depth": "resnet18", "width": 16, "input_size": [128, 64], "last_stride": 1, "third_stride": 2, "num_classes": 270},
-    "crloc": {"patch_size": [4, 2], "channels": [64, 32, 16]},
-    "queries_b": 1000, "galleries_b": [1000, 2000, 4000, 8000], "batch": 64,
-}
-PAPER = {
-    "glrec": {"depth": "resnet18", "width": 64, "input_size": [256, 128]},
-    "backbone": {"depth": "resnet50", "width": 64, "input_size": [256, 128], "last_stride": 1, "third_stride": 2, "num_classes": 751},
-    "crloc": {"patch_size": [8, 4], "channels": [64, 32, 16]},
-    "queries_b": 3000, "galleries_b": [2500, 5000, 10000, 20000], "batch": 64,
-}
+from ppcl.algorithm import PPCLObjective
+from ppcl.config import to_dict
+from ppcl.evaluate.engine import distance_matrix, encode, global_distance
+from ppcl.evaluate.pairwise import anchor_patches, region_weights
+from ppcl.evaluate.rank import rank
+from ppcl.models import build_ppcl
+from ppcl.models.backbone import gap
+from ppcl.profiles import load_profile
 
 
-def _model(cfg, checkpoint=None):
-    """The benchmark's model: untrained from ``cfg``, or the one a PPCL checkpoint was saved from."""
+def timed(fn, device, min_reps: int = 5, max_reps: int = 15, spread: float = 0.1) -> dict:
+    """Warm ``fn`` up once (its own shapes), then repeat until the spread (max - min) / min of the
+    last ``min_reps`` runs is below ``spread`` or ``max_reps`` runs: {"min", "median", "runs"}."""
+    def once():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - t
+
+    once()
+    runs = [once() for _ in range(min_reps)]
+    while len(runs) < max_reps and (max(runs[-min_reps:]) - min(runs[-min_reps:])) / min(runs[-min_reps:]) > spread:
+        runs.append(once())
+    return {"min": min(runs), "median": statistics.median(runs), "runs": len(runs)}
+
+
+def flops(fn) -> int:
+    with FlopCounterMode(display=False) as fc:
+        fn()
+    return fc.get_total_flops()
+
+
+def model_of(profile) -> torch.nn.Module:
     torch.manual_seed(0)
-    if checkpoint:
-        return ppcl_from_checkpoint(checkpoint).eval()
-    return build_ppcl(cfg["glrec"], cfg["backbone"], cfg["crloc"]).eval()
+    backbone = {**to_dict(profile.ppcl.backbone), "num_classes": 270}
+    return build_ppcl(to_dict(profile.glrec.model), backbone, to_dict(profile.ppcl.crloc)).eval()
 
 
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def _timed(fn, device):
-    _sync(device)
-    t = time.perf_counter()
-    out = fn()
-    _sync(device)
-    return out, time.perf_counter() - t
-
-
-def case_eval(cfg, device, n_q=300, n_g=300, topk=20, checkpoint=None, data_root=None, reps=3):
-    """(a): one Partial-REID-sized evaluation per method; returns seconds and rank-1."""
-    from ppcl.evaluate.rank import rank
-
-    m = _model(cfg, checkpoint)
-    size = tuple(cfg["backbone"]["input_size"])
-    if data_root:
-        from ppcl.data.partial_reid import load_partial_reid
-        from ppcl.evaluate.engine import load_images
-
-        d = load_partial_reid(data_root)
-        xq, xg = load_images(d.query, size), load_images(d.gallery, size)
-        qp, gp = [r.pid for r in d.query], [r.pid for r in d.gallery]
-    else:
-        g = torch.Generator().manual_seed(0)
-        xq, xg = torch.randn(n_q, 3, *size, generator=g), torch.randn(n_g, 3, *size, generator=g)
-        qp, gp = list(range(n_q)), [i % n_q for i in range(n_g)]
+@torch.no_grad()
+def case_eval(m, device, n_q=300, n_g=300, topk=20) -> dict:
+    """(a): encode both sides + distances, for each method, same network."""
+    size = m.input_size
+    g = torch.Generator().manual_seed(0)
+    xq, xg = torch.randn(n_q, 3, *size, generator=g), torch.randn(n_g, 3, *size, generator=g)
+    m = m.to(device)
     out = {}
-    # warm-up
-    encode(m, xq[:8], "resize", device=device)
-    for name, method, k in (("Resize", "resize", None), ("+R", "+R", None), ("+R+L full", "+R+L", None), (f"+R+L top-{topk}", "+R+L", topk)):
+    for name, method, k in (("Resize", "resize", None), ("+R", "+R", None), ("+R+L every pair", "+R+L", None),
+                            (f"+R+L top-{topk}", "+R+L", topk)):
         def run():
             q = encode(m, xq, method, device=device)
             gl = encode(m, xg, method, device=device)
-            return distance_matrix(m, q, gl, method, topk=k, device=device)
-        runs = [_timed(run, device) for _ in range(reps)]  # best of reps, as timeit does
-        dist, sec = runs[0][0], min(s for _, s in runs)
-        out[name] = {"seconds": sec, "rank1": 100 * rank(dist, qp, gp)["rank1"]}
+            distance_matrix(m, q, gl, method, topk=k, device=device)
+        out[name] = timed(run, device)
     return out
 
 
-def case_gallery(cfg, device, n_q, n_g, topk=20):
-    """(b): +R+L with top-K re-ranking, n_q queries against n_g gallery feature maps
-    (encoded once, as the engine caches them; the timing covers encode + distances)."""
-    m = _model(cfg)
-    size = tuple(cfg["backbone"]["input_size"])
+@torch.no_grad()
+def case_stages(m, device, n_q=300, n_g=300) -> dict:
+    """(s): the +R+L pass in stages, each timed and FLOP-counted on the same data."""
+    size = m.input_size
+    g = torch.Generator().manual_seed(0)
+    xq, xg = torch.randn(n_q, 3, *size, generator=g).to(device), torch.randn(n_g, 3, *size, generator=g).to(device)
+    m = m.to(device)
+    q, gl = encode(m, xq, "+R", device=device), encode(m, xg, "+R", device=device)
+    patches = anchor_patches(m, q.maps, q.t).to(device)
+    refs = gl.maps.to(device)
+    a, c, ph, pw = patches.shape
+    r, _, h, w = refs.shape
+    u, v = ph * pw, h * w
+    loc = m.crloc
+    qn = F.normalize(patches.flatten(2), dim=1).transpose(1, 2).reshape(a * u, c)
+    rn = F.normalize(refs.flatten(2), dim=1).transpose(0, 1).reshape(c, r * v)
+    block = max(1, (1 << 24) // (r * u * v))
+    state = {}
+
+    def correlation():
+        state["corr"] = [((qn[s * u:(s + block) * u] @ rn).view(-1, u, r, v).permute(0, 2, 1, 3) * loc.log_temperature.exp())
+                         .softmax(-1).reshape(-1, u, h, w) for s in range(0, a, block)]
+
+    def locator():
+        state["boxes"] = torch.cat([loc.locate(cb) for cb in state["corr"]])
+
+    def cut_and_pool():
+        wts = region_weights(state["boxes"], (h, w), (ph, pw)).view(a, r, v)
+        state["pooled"] = torch.bmm(wts.transpose(0, 1), refs.flatten(2).transpose(1, 2)).transpose(0, 1)
+
+    def descriptors():
+        d = F.normalize(m.backbone.embed(state["pooled"].reshape(a * r, c)), dim=-1).view(a, r, -1)
+        (d * F.normalize(m.backbone.embed(gap(patches)), dim=-1)[:, None]).sum(-1)
+
+    def encoding():
+        encode(m, xq, "+R", device=device), encode(m, xg, "+R", device=device)
+
+    stages = {}
+    for name, fn in (("encoding (GLRec + F, both sides)", encoding), ("correlation (Eq. 8)", correlation),
+                     ("locator (3 conv + FC)", locator), ("cut and pool", cut_and_pool), ("descriptors, cosine", descriptors)):
+        fl = flops(fn)
+        t = timed(fn, device, min_reps=3, max_reps=6)
+        stages[name] = {**t, "gflop": fl / 1e9, "gflop_per_s": fl / 1e9 / t["min"] if fl else None}
+    return stages
+
+
+@torch.no_grad()
+def case_gallery(m, device, n_q, sizes, topk=20) -> dict:
+    """(b): +R+L top-K distances for n_q queries as the gallery grows (encodings done outside)."""
+    size = m.input_size
     g = torch.Generator().manual_seed(1)
-
-    def run():
-        q = encode(m, torch.randn(n_q, 3, *size, generator=g), "+R", device=device)
-        gl = encode(m, torch.randn(n_g, 3, *size, generator=g), "+R", device=device)
-        t0 = time.perf_counter()
-        distance_matrix(m, q, gl, "+R+L", topk=topk, device=device)
-        _sync(device)
-        return time.perf_counter() - t0
-
-    dist_s, total = _timed(run, device)
-    return {"seconds": total, "distance_seconds": dist_s}
+    m = m.to(device)
+    q = encode(m, torch.randn(n_q, 3, *size, generator=g), "+R", device=device)
+    gal = encode(m, torch.randn(max(sizes), 3, *size, generator=g), "+R", device=device)
+    out = {}
+    for n in sizes:
+        sub = type(gal)(gal.maps[:n], gal.t[:n], None, gal.desc[:n])
+        out[n] = timed(lambda: distance_matrix(m, q, sub, "+R+L", topk=topk, device=device), device, min_reps=3, max_reps=6)
+    return out
 
 
-def case_step(cfg, device, batch, plain: bool, reps=5):
-    """(c): seconds per training step (forward + backward + update) on one fixed batch."""
-    m = _model(cfg).to(device).train()
-    size = tuple(cfg["backbone"]["input_size"])
+def case_step(m, profile, device, plain: bool) -> dict:
+    """(c): one training step (forward, backward, update) on one fixed PK batch."""
+    recipe = profile.ppcl
+    m = m.to(device).train()
+    b = recipe.p * recipe.k
     g = torch.Generator().manual_seed(2)
-    x = torch.randn(batch, 3, *size, generator=g).to(device)
-    y = torch.arange(batch // 4).repeat_interleave(4).to(device)
-    loss_cfg = PPCLLossConfig(partial_input=None, lam_cyc=0, lam_tri=0) if plain else PPCLLossConfig()
+    x = torch.randn(b, 3, *m.input_size, generator=g).to(device)
+    y = torch.arange(recipe.p).repeat_interleave(recipe.k).to(device)
+    loss_cfg = recipe.loss(partial_input=None, lam_cyc=0.0, lam_tri=0.0, region_id=False) if plain else recipe.loss()
     obj = PPCLObjective(m, loss_cfg).to(device)
     for p in m.glrec.parameters():
         p.requires_grad_(False)
@@ -137,77 +174,108 @@ def case_step(cfg, device, batch, plain: bool, reps=5):
         loss.backward()
         opt.step()
 
-    step()  # warm-up
-    return {"seconds": min(_timed(step, device)[1] for _ in range(reps))}
+    return timed(step, device, min_reps=5, max_reps=10)
 
 
-def _child(fn_name, args, q):
-    torch.set_num_threads(torch.get_num_threads())
-    device = torch.device(args.pop("device"))
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    res = globals()[fn_name](device=device, **args)
-    if device.type == "cuda":
-        peak = torch.cuda.max_memory_allocated() / 2**20
-    else:
-        peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024
-    q.put({"result": res, "peak_MiB": peak})
+def case_rank(nq=3368, ng=15913) -> dict:
+    """(r): rank() at Market size with cameras, against a bare argsort of the same matrix."""
+    g = torch.Generator().manual_seed(0)
+    qp, gp = torch.randint(0, 751, (nq,), generator=g), torch.randint(0, 751, (ng,), generator=g)
+    qc, gc = torch.randint(1, 7, (nq,), generator=g), torch.randint(1, 7, (ng,), generator=g)
+    d = torch.rand(nq, ng, generator=g)
+    cpu = torch.device("cpu")
+    return {"rank": timed(lambda: rank(d, qp, gp, qc, gc), cpu, min_reps=3, max_reps=5),
+            "argsort": timed(lambda: torch.argsort(d, dim=1), cpu, min_reps=3, max_reps=5)}
 
 
-def isolated(fn_name, **args):
-    """Run one case in a fresh process so its peak memory is its own."""
-    ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    p = ctx.Process(target=_child, args=(fn_name, args, q))
-    p.start()
-    out = q.get()
-    p.join()
-    return out
+def trained_model(run_folder: Path, seed: int):
+    """The PPCL model a finished run trained for ``seed`` (its checkpoints/, no pickle)."""
+    from ppcl.models import ppcl_from_checkpoint
+
+    return ppcl_from_checkpoint(Path(run_folder) / "checkpoints" / f"ppcl-s{seed}.pt")
+
+
+@torch.no_grad()
+def case_trained(run_folder: Path, topk: int, device) -> dict:
+    """With a finished run: rank-1 on its Partial-REID set of full pairwise vs top-K (PPCL, first seed)."""
+    from ppcl.evaluate.protocols import evaluate_partial
+    from ppcl.run import setup
+
+    state = json.loads((run_folder / "run.json").read_text())["parameters"]
+    run = setup(state["profile"], state["overrides"], data_root=state["data_root"], cache_dir=state["cache_dir"],
+                out_dir=run_folder, progress=False, style=False)
+    seed = run.profile.seed
+    model = trained_model(run_folder, seed)
+    data = run.data("partial_reid")["partial_reid"]
+    full = evaluate_partial(model, data, ("+R+L",), device=device)["+R+L"]["query"]["rank1"]
+    top = evaluate_partial(model, data, ("+R+L",), topk=topk, device=device)["+R+L"]["query"]["rank1"]
+    return {"full_rank1": 100 * full, "topk_rank1": 100 * top, "seed": seed}
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--paper", action="store_true", help="the paper's networks (ResNet-50 at 256x128) and Market-sized (b)")
+    ap.add_argument("--profile", default="synthetic", choices=("smoke", "synthetic", "paper"))
+    ap.add_argument("--paper", action="store_true", help="the paper profile's networks (= --profile paper)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--checkpoint", help="a trained PPCL checkpoint for (a)")
-    ap.add_argument("--data-root", help="a Partial-REID-layout set for (a)")
     ap.add_argument("--topk", type=int, default=20)
+    ap.add_argument("--run", type=Path, help="a finished run folder: trained rank-1 (full vs top-K) and the main job's times")
+    ap.add_argument("--skip", default="", help="comma-separated cases to skip: a,s,b,c,r")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args(argv)
-    cfg = PAPER if args.paper else SMALL
-    dev = args.device
-    info = {"device": torch.cuda.get_device_name(0) if dev == "cuda" else f"CPU, {torch.get_num_threads()} threads",
-            "torch": torch.__version__, "config": "paper" if args.paper else "small"}
-    print(f"# PPCL cost benchmark — {info['device']}, torch {info['torch']}, {info['config']} networks\n")
-
-    a = isolated("case_eval", cfg=cfg, device=dev, topk=args.topk, checkpoint=args.checkpoint, data_root=args.data_root)
-    base = a["result"]["Resize"]["seconds"]
-    print("(a) evaluation, Partial-REID-sized (300 x 300)" + (" on " + args.data_root if args.data_root else ", random images")
-          + ", best of 3; every method on the same network")
-    print(f"{'method':16s} {'seconds':>8s} {'x Resize':>9s} {'rank-1':>7s}")
-    for name, r in a["result"].items():
-        print(f"{name:16s} {r['seconds']:8.2f} {r['seconds'] / base:9.2f} {r['rank1']:7.1f}")
-    print(f"peak memory of the run: {a['peak_MiB']:.0f} MiB\n")
-
-    print(f"(b) +R+L with top-{args.topk} re-ranking, {cfg['queries_b']} queries, growing gallery")
-    print(f"{'gallery':>8s} {'total s':>8s} {'CRLoc s':>8s} {'CRLoc s / 1k gallery':>21s} {'peak MiB':>9s}")
-    b = {}
-    for n_g in cfg["galleries_b"]:
-        r = isolated("case_gallery", cfg=cfg, device=dev, n_q=cfg["queries_b"], n_g=n_g, topk=args.topk)
-        b[n_g] = r
-        print(f"{n_g:8d} {r['result']['seconds']:8.1f} {r['result']['distance_seconds']:8.2f} "
-              f"{1000 * r['result']['distance_seconds'] / n_g:21.3f} {r['peak_MiB']:9.0f}")
-    print()
-
-    plain = isolated("case_step", cfg=cfg, device=dev, batch=cfg["batch"], plain=True)
-    full = isolated("case_step", cfg=cfg, device=dev, batch=cfg["batch"], plain=False)
-    ps, fs = plain["result"]["seconds"], full["result"]["seconds"]
-    print(f"(c) training step, batch {cfg['batch']} (best of 5)")
-    print(f"plain re-ID step   {ps:.3f} s  peak {plain['peak_MiB']:.0f} MiB")
-    print(f"PPCL step (Alg. 1) {fs:.3f} s  peak {full['peak_MiB']:.0f} MiB   ratio {fs / ps:.2f}x (target <= 2.3x)")
+    name = "paper" if args.paper else args.profile
+    profile = load_profile(name)
+    device = torch.device(args.device)
+    skip = set(args.skip.split(",")) if args.skip else set()
+    info = {"device": torch.cuda.get_device_name(0) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads",
+            "torch": torch.__version__, "profile": name}
+    print(f"# PPCL cost benchmark: {info['device']}, torch {info['torch']}, the {name!r} profile's networks\n")
+    m = model_of(profile)
+    res: dict = {"info": info}
+    if "a" not in skip:
+        a = res["eval"] = case_eval(m, device, topk=args.topk)
+        base = a["Resize"]["min"]
+        print("(a) evaluation, 300 x 300, encode both sides + distances; every method on the same network")
+        print(f"{'method':18s} {'min s':>8s} {'median s':>9s} {'runs':>5s} {'x Resize':>9s}")
+        for k, r in a.items():
+            print(f"{k:18s} {r['min']:8.2f} {r['median']:9.2f} {r['runs']:5d} {r['min'] / base:9.2f}")
+        print()
+    if "s" not in skip:
+        s = res["stages"] = case_stages(m, device)
+        print("(s) the +R+L pass in stages (300 x 300 pairs)")
+        print(f"{'stage':34s} {'min s':>8s} {'GFLOP':>8s} {'GFLOP/s':>8s}")
+        for k, r in s.items():
+            rate = f"{r['gflop_per_s']:8.1f}" if r["gflop_per_s"] else f"{'-':>8s}"
+            print(f"{k:34s} {r['min']:8.3f} {r['gflop']:8.2f} {rate}")
+        print()
+    if "b" not in skip:
+        sizes = (1000, 2000, 4000) if name != "paper" else (1000, 2000, 4000, 8000)
+        b = res["gallery"] = case_gallery(m, device, 300, sizes, args.topk)
+        print(f"(b) +R+L top-{args.topk}, 300 queries, growing gallery (distances only)")
+        for n, r in b.items():
+            print(f"{n:8d} gallery: {r['min']:7.3f} s  ({1000 * r['min'] / n:.3f} s per 1,000)")
+        print()
+    if "c" not in skip:
+        plain, full = case_step(model_of(profile), profile, device, True), case_step(model_of(profile), profile, device, False)
+        res["step"] = {"plain": plain, "ppcl": full}
+        print(f"(c) training step, batch {profile.ppcl.p} x {profile.ppcl.k}: plain re-ID {plain['min']:.3f} s, "
+              f"PPCL (Algorithm 1) {full['min']:.3f} s: {full['min'] / plain['min']:.2f}x (floor 2x: two backbone passes)\n")
+    if "r" not in skip:
+        r = res["rank"] = case_rank()
+        print(f"(r) rank() at Market size (3,368 x 15,913, cameras on): {r['rank']['min']:.2f} s; a bare argsort of the "
+              f"same matrix {r['argsort']['min']:.2f} s: {r['rank']['min'] / r['argsort']['min']:.2f}x\n")
+    if args.run:
+        t = res["trained"] = case_trained(args.run, args.topk, device)
+        print(f"trained PPCL (seed {t['seed']}) on {args.run}'s Partial-REID set: rank-1 every pair {t['full_rank1']:.1f}, "
+              f"top-{args.topk} {t['topk_rank1']:.1f}")
+        state = json.loads((args.run / "run.json").read_text())
+        nbs = {k: v.get("seconds") for k, v in state.get("notebooks", {}).items()}
+        total = sum(v for v in nbs.values() if v)
+        res["main_job"] = {"notebooks": nbs, "total": total, "machine": state.get("machine")}
+        print(f"the main job ({state['parameters']['profile']}): {total / 60:.1f} min in all")
+        for k, v in nbs.items():
+            print(f"  {k:34s} {v:7.0f} s  {100 * v / total:5.1f}%")
     if args.json:
-        args.json.write_text(json.dumps({"info": info, "eval": a, "gallery": b, "step": {"plain": plain, "ppcl": full}}, indent=1))
+        args.json.write_text(json.dumps(res, indent=1, default=str))
     return 0
 
 

@@ -65,7 +65,7 @@ def test_old_format_checkpoint_still_loads(tmp_path):
                                     "training_resume", "validation_best", "benchmark"])
 def test_crafted_checkpoint_is_refused_and_never_executed(tmp_path, loader):
     path, marker = _crafted(tmp_path, _glrec_ckpt(tmp_path))
-    with pytest.raises(ValueError, match=r"evil\.pt.*needs pickle"):
+    with pytest.raises(ValueError, match=r"(evil|ppcl-s0)\.pt.*needs pickle"):
         if loader == "read_checkpoint":
             read_checkpoint(path)
         elif loader == "load_checkpoint":
@@ -90,7 +90,9 @@ def test_crafted_checkpoint_is_refused_and_never_executed(tmp_path, loader):
                 import run as bench
             finally:
                 sys.path.pop(0)
-            bench._model(None, checkpoint=path)
+            (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+            path.rename(tmp_path / "run" / "checkpoints" / "ppcl-s0.pt")
+            bench.trained_model(tmp_path / "run", 0)
     assert not marker.exists(), "unpickling ran the payload"
 
 
