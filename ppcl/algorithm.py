@@ -13,6 +13,10 @@ For a PK batch X of holistic images (labels for L_F):
    IoU and containment below beta;
 8. L = L_F + lam_cyc * L_cyc + lam_tri * L_tri (Eqs. 6 and 13; L_R too if GLRec trains).
 
+Every feature the losses compare is pooled by the backbone's own ``pool`` (GAP for the re-ID
+backbone, the GDC descriptor for the face backbone, :mod:`ppcl.models.backbone`), so the same
+step trains F and CRLoc on persons and on faces (§5).
+
 **Where the paper is silent.** L_F is "determined by the specific task"; the kit applies it to
 the holistic images *and* to their partial views (the anchor region of x^r, pooled), with the
 identity labels of the batch, so F learns to describe a rectified partial image in the same
@@ -50,7 +54,6 @@ from .data.samplers import PKSampler
 from .data.transforms import reid_train_transform
 from .geometry import grid_points
 from .losses import batch_hard_triplet, cross_entropy, glrec_loss, pp_cycle, pp_triplet, sample_negative_boxes
-from .models.backbone import gap
 from .models.ppcl import PPCL
 from .train import fit
 
@@ -100,10 +103,10 @@ class PPCLObjective(nn.Module):
         if (cfg.lam_cyc > 0 or cfg.lam_tri > 0) and cfg.partial_input != "rectify":
             raise ValueError(f"CRLoc's constraints need partial_input='rectify'; got {cfg.partial_input!r}")
         terms: dict[str, Tensor] = {}
-        loc = model.crloc
+        loc, pool = model.crloc, model.backbone.pool  # pool: GAP (re-ID) or the GDC (faces)
         if cfg.partial_input is None:
             h_x = model.backbone(x)
-            g, labels = gap(h_x), pids
+            g, labels = pool(h_x), pids
         else:
             # Line 5: every image gets a partial view with known region t_src.
             x_p, t_src, _, _ = simulate_partial_batch(x, generator, 1.0, cfg.area, cfg.sides)
@@ -123,7 +126,7 @@ class PPCLObjective(nn.Module):
             h = model.backbone(torch.cat([x_v, x]))
             h_r, h_x = h[:b], h[b:]
             anchor = loc.cut(h_r, t_v.to(h_r.dtype))  # the partial view's own region
-            g, labels = torch.cat([gap(anchor), gap(h_x)]), torch.cat([pids, pids])
+            g, labels = torch.cat([pool(anchor), pool(h_x)]), torch.cat([pids, pids])
         if use_l:
             perm = torch.randperm(b, generator=generator).to(x.device)
             h_y = h_x[perm]
@@ -132,7 +135,7 @@ class PPCLObjective(nn.Module):
             if cfg.region_id:  # the kit's option: L_F on the located regions too
                 mate = same_identity_partner(pids, generator)
                 box_m, _ = loc(anchor, h_x[mate])
-                g = torch.cat([g, gap(loc.cut(h_x[mate], box_m)), gap(pos)])
+                g = torch.cat([g, pool(loc.cut(h_x[mate], box_m)), pool(pos)])
                 labels = torch.cat([labels, pids[mate], pids[perm]])
         terms["L_F_ce"] = cross_entropy(model.backbone.logits(g), labels, cfg.label_smoothing)
         terms["L_F_tri"] = batch_hard_triplet(g, labels, cfg.triplet_margin)
@@ -152,7 +155,7 @@ class PPCLObjective(nn.Module):
                 neg_box, ok = sample_negative_boxes(box_t, generator, cfg.beta, loc.cfg.min_scale,
                                                     same_size=cfg.negatives == "same-size")
                 neg = loc.cut(feats_y, neg_box)
-                terms["L_tri"] = pp_triplet(gap(a), gap(pos_t), gap(neg), cfg.alpha, ok.to(anchor.dtype))
+                terms["L_tri"] = pp_triplet(pool(a), pool(pos_t), pool(neg), cfg.alpha, ok.to(anchor.dtype))
                 loss = loss + cfg.lam_tri * terms["L_tri"]
         terms["loss"] = loss
         return terms

@@ -4,7 +4,10 @@ A profile is only values: ``ppcl/profiles.toml`` (shipped inside the package) ho
 ``synthetic`` and ``paper``. The schema is the dataclasses: :class:`Profile` at the top, with
 :class:`GLRecRecipe` (notebook 02) and :class:`PPCLRecipe` (notebooks 03 and 04) whose nested
 tables are the components' own configs (``GLRecConfig``, ``BackboneConfig``, ``CRLocConfig``)
-and whose loss fields are :class:`ppcl.algorithm.PPCLLossConfig`'s. :func:`load_profile` merges
+and whose loss fields are :class:`ppcl.algorithm.PPCLLossConfig`'s; :class:`FaceRecipe`
+(``faces``, notebook 05, §5) is a :class:`PPCLRecipe` for faces with its own GLRec recipe, the
+face backbone's config (``FaceBackboneConfig``) and the Partial-LFW settings
+(:class:`PartialLFWRecipe`). :func:`load_profile` merges
 ``overrides`` (``--set`` in a batch run, ``overrides`` in a notebook) and validates the result,
 so a key no dataclass has is refused naming the valid fields. Nothing in ``ppcl`` depends on
 which profile runs.
@@ -18,8 +21,10 @@ from pathlib import Path
 
 from .algorithm import PPCLLossConfig
 from .config import from_dict, merge, to_dict
+from .data.partial import SIDES
 from .models.backbone import BackboneConfig
 from .models.crloc import CRLocConfig
+from .models.face import FaceBackboneConfig
 from .models.glrec import GLRecConfig
 
 PROFILE_NAMES = ("smoke", "synthetic", "paper")
@@ -69,6 +74,49 @@ class PPCLRecipe(PPCLLossConfig):
 
 
 @dataclass(frozen=True)
+class PartialLFWRecipe:
+    """The Partial-LFW test set (§5.1, :func:`ppcl.data.partial_lfw.build_partial_lfw`)."""
+
+    n_ids: int = 1000  # the identities with the most images; 0: every identity with two or more
+    area: tuple[float, float] = (0.3, 0.8)  # visible-area ratio of the partial queries ("proximate")
+    sides: tuple[str, ...] = SIDES
+    seed_offset: int = 1000  # the crops are drawn with the profile's seed + seed_offset (no training stream reused)
+
+    def __post_init__(self) -> None:
+        if self.n_ids < 0:
+            raise ValueError(f"faces.partial_lfw.n_ids: expected 0 (every identity with two or more images) or more; found {self.n_ids}")
+        if not 0 < self.area[0] <= self.area[1] <= 1:
+            raise ValueError(f"faces.partial_lfw.area: expected 0 < lo <= hi <= 1; found {list(self.area)}")
+        if not self.sides or set(self.sides) - set(SIDES):
+            raise ValueError(f"faces.partial_lfw.sides: expected a non-empty list of {list(SIDES)}; found {list(self.sides)}")
+
+
+@dataclass(frozen=True)
+class FaceRecipe(PPCLRecipe):
+    """The face extension (notebook 05, §5): PPCL's recipe with the face backbone (VGG-16 style
+    trunk + GDC head, :class:`~ppcl.models.face.FaceBackboneConfig`) trained on CASIA-WebFace
+    style identities, its own GLRec (the same :class:`~ppcl.models.glrec.GLRec`, at the face
+    input size), and the Partial-LFW test set. Every other field is :class:`PPCLRecipe`'s
+    (loss weights, optimiser, PK sampling, validation split); the PPCL variant uses the recipe's
+    own (λ_cyc, λ_tri), not the re-ID grid. ``topk``/``fuse_weights`` are unused on faces.
+    CRLoc's ``patch_size`` must be the face map size (the GDC takes maps of that size)."""
+
+    backbone: FaceBackboneConfig = FaceBackboneConfig()
+    crloc: CRLocConfig = CRLocConfig(patch_size=(7, 7))
+    glrec: GLRecRecipe = GLRecRecipe(model=GLRecConfig(input_size=(224, 224)))
+    partial_lfw: PartialLFWRecipe = PartialLFWRecipe()
+
+    def __post_init__(self) -> None:
+        if self.imagenet:
+            raise ValueError("faces.imagenet: expected false (the face backbone is trained from scratch on "
+                             "CASIA-WebFace, as VGGFace was; the kit has no ImageNet weights for it); found true")
+        if tuple(self.crloc.patch_size) != self.backbone.map_size:
+            raise ValueError(f"faces.crloc.patch_size: expected the face map size {list(self.backbone.map_size)} "
+                             f"(input {list(self.backbone.input_size)} with {self.backbone.pools} pools); "
+                             f"found {list(self.crloc.patch_size)}")
+
+
+@dataclass(frozen=True)
 class AblationRecipe:
     """Notebook 04 (§4.3): the λ grid of Table 1c, the ratios of Figure 5 and Table 1b."""
 
@@ -94,6 +142,7 @@ class Profile:
     glrec: GLRecRecipe = GLRecRecipe()
     ppcl: PPCLRecipe = PPCLRecipe()
     ablation: AblationRecipe = AblationRecipe()
+    faces: FaceRecipe = FaceRecipe()
 
     def __post_init__(self) -> None:
         if self.source not in ("synthetic", "real"):

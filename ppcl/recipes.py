@@ -21,6 +21,14 @@ ppcl       both constraints (the profile's λ_cyc, λ_tri)
 
 Each is kept at its best epoch on a validation split of the training identities, drawn with
 the variant's seed; no choice is made on a test set.
+
+**Domains.** ``train_glrec``, ``train_split``, ``validation_for`` and ``train_variant`` take
+``domain="reid"`` (the default: Market-style training images, the profile's ``glrec`` and
+``ppcl`` recipes) or ``domain="face"`` (§5: CASIA-WebFace-layout images, the profile's
+``faces`` recipe and ``faces.glrec``, the face backbone). Both go through the same training
+loop, validation and store; face models are keyed and named apart (``face-glrec-<key>``,
+``face-<variant>-s<seed>-<key>``). The face PPCL variant uses the ``faces`` recipe's own
+(λ_cyc, λ_tri) (the re-ID grid of Table 1c is not re-run on faces).
 """
 from __future__ import annotations
 
@@ -41,8 +49,10 @@ from .io import load_checkpoint, read_checkpoint, save_checkpoint, write_json
 from .models import GLRec, build_ppcl
 from .models.ppcl import PPCL
 from .pretrain import pretrain_glrec
-from .profiles import GLRecRecipe, PPCLRecipe
+from .profiles import FaceRecipe, GLRecRecipe, PPCLRecipe
 from .train import History, set_seed
+
+DOMAINS = ("reid", "face")
 
 VARIANTS: dict[str, dict] = {
     "resize": {"lam_cyc": 0.0, "lam_tri": 0.0, "partial_input": "resize"},
@@ -54,7 +64,7 @@ VARIANTS: dict[str, dict] = {
 
 _TRAINING_CODE = ("algorithm.py", "losses.py", "geometry.py", "pretrain.py", "recipes.py", "train.py", "models",
                   "data/partial.py", "data/samplers.py", "data/transforms.py", "data/datasets.py", "data/splits.py",
-                  "evaluate/engine.py", "evaluate/rank.py", "evaluate/validation.py")
+                  "evaluate/engine.py", "evaluate/pairwise.py", "evaluate/rank.py", "evaluate/validation.py")
 
 
 def code_version() -> str:
@@ -109,50 +119,83 @@ def check_batch(name: str, value: int, available: int, what: str) -> None:
         raise ValueError(f"{name} = {value}: the data holds only {available} {what}; lower {name} (e.g. --set {name}={available})")
 
 
-def glrec_key(run) -> str:
+def _check_domain(domain: str) -> None:
+    if domain not in DOMAINS:
+        raise ValueError(f"domain: expected one of {list(DOMAINS)}; found {domain!r}")
+
+
+def training_records(run, domain: str = "reid") -> list[Record]:
+    """The training images of ``domain``: Market-style ``train`` (re-ID) or every
+    CASIA-WebFace-layout image (faces)."""
+    _check_domain(domain)
+    if domain == "face":
+        return list(run.data("casia_webface")["casia_webface"].records)
+    return run.data("market1501")["market1501"].train
+
+
+def recipes_for(run, domain: str = "reid") -> tuple[GLRecRecipe, PPCLRecipe | FaceRecipe, str]:
+    """``(GLRec recipe, PPCL recipe, the profile section naming them)`` of ``domain``."""
+    _check_domain(domain)
+    if domain == "face":
+        return run.profile.faces.glrec, run.profile.faces, "faces"
+    return run.profile.glrec, run.profile.ppcl, "ppcl"
+
+
+def _glrec_prefix(domain: str) -> str:
+    return "faces.glrec" if domain == "face" else "glrec"
+
+
+def _name(domain: str, name: str) -> str:
+    """A store / run-folder name: re-ID models keep their names, face models are prefixed."""
+    return f"face-{name}" if domain == "face" else name
+
+
+def glrec_key(run, domain: str = "reid") -> str:
     """The store key of the run's GLRec: its recipe, the profile's seed, the data, the code."""
-    train = run.data("market1501")["market1501"].train
-    return model_key(what="glrec", recipe=run.profile.glrec, seed=run.profile.seed, data=data_identity(run.root, train),
-                     code=code_version())
+    recipe, _, _ = recipes_for(run, domain)
+    train = training_records(run, domain)
+    return model_key(what=_name(domain, "glrec"), recipe=recipe, seed=run.profile.seed,
+                     data=data_identity(run.root, train), code=code_version())
 
 
-def train_glrec(run, progress: bool = True) -> tuple[GLRec, History]:
-    """GLRec pretrained on the Market-style training images (notebook 02), trained once per
-    recipe, seed and data; returned on the CPU in eval mode."""
-    recipe: GLRecRecipe = run.profile.glrec
-    train = run.data("market1501")["market1501"].train
-    check_batch("glrec.batch_size", recipe.batch_size, len(train), "training images")
-    key = glrec_key(run)
-    folder = run.models / f"glrec-{key}"
+def train_glrec(run, progress: bool = True, domain: str = "reid") -> tuple[GLRec, History]:
+    """GLRec pretrained on the domain's training images (notebook 02 for re-ID, notebook 05 for
+    faces), trained once per recipe, seed and data; returned on the CPU in eval mode."""
+    recipe, _, _ = recipes_for(run, domain)
+    train = training_records(run, domain)
+    check_batch(f"{_glrec_prefix(domain)}.batch_size", recipe.batch_size, len(train), "training images")
+    key = glrec_key(run, domain)
+    folder = run.models / f"{_name(domain, 'glrec')}-{key}"
     set_seed(run.profile.seed)
     model = GLRec(recipe.model, imagenet=recipe.imagenet, weights=recipe.weights)
     history = pretrain_glrec(model, train, recipe.epochs, folder / "train.pt", batch_size=recipe.batch_size, lr=recipe.lr,
                              weight_decay=recipe.weight_decay, partial_share=recipe.partial_share, area=recipe.area,
                              seed=run.profile.seed, device=run.device, progress=progress)
-    _record(run, "glrec", key, folder / "train.pt", {"seed": run.profile.seed})
+    _record(run, _name(domain, "glrec"), key, folder / "train.pt", {"seed": run.profile.seed})
     return model.to("cpu").eval(), history
 
 
-def glrec_for(run) -> GLRec:
-    """The run's GLRec (trained by notebook 02, or now if it is missing)."""
-    return train_glrec(run, progress=False)[0]
+def glrec_for(run, domain: str = "reid") -> GLRec:
+    """The run's GLRec of ``domain`` (trained by notebook 02 / 05, or now if it is missing)."""
+    return train_glrec(run, progress=False, domain=domain)[0]
 
 
-def train_split(run, seed: int) -> tuple[list[Record], list[Record]]:
+def train_split(run, seed: int, domain: str = "reid") -> tuple[list[Record], list[Record]]:
     """The training identities without the ``n_val_ids`` held out for validation with ``seed``."""
-    recipe: PPCLRecipe = run.profile.ppcl
-    train = run.data("market1501")["market1501"].train
+    _, recipe, section = recipes_for(run, domain)
+    train = training_records(run, domain)
     n_ids = len({r.pid for r in train})
     if recipe.n_val_ids >= n_ids:
-        raise ValueError(f"ppcl.n_val_ids = {recipe.n_val_ids}: the training set holds only {n_ids} identities; "
-                         f"hold out fewer (e.g. --set ppcl.n_val_ids={max(1, n_ids // 10)})")
+        raise ValueError(f"{section}.n_val_ids = {recipe.n_val_ids}: the training set holds only {n_ids} identities; "
+                         f"hold out fewer (e.g. --set {section}.n_val_ids={max(1, n_ids // 10)})")
     return split_train_val(train, recipe.n_val_ids, seed=seed)
 
 
-def validation_for(run, seed: int) -> dict:
-    """The validation split of ``seed``: simulated partial queries of held-out training ids."""
-    recipe: PPCLRecipe = run.profile.ppcl
-    _, val = train_split(run, seed)
+def validation_for(run, seed: int, domain: str = "reid") -> dict:
+    """The validation split of ``seed``: simulated partial queries of held-out training ids
+    (Market-style persons, or CASIA-style faces)."""
+    _, recipe, _ = recipes_for(run, domain)
+    _, val = train_split(run, seed, domain)
     return validation_set(val, recipe.backbone.input_size, seed=seed, area=recipe.area,
                           queries_per_id=recipe.val_queries_per_id)
 
@@ -219,31 +262,36 @@ def chosen_lambdas(run, progress: bool = True) -> tuple[float, float]:
     return run.profile.ppcl.lam_cyc, run.profile.ppcl.lam_tri
 
 
-def train_variant(run, variant: str, seed: int, progress: bool = True, **changes) -> tuple[PPCL, History]:
+def train_variant(run, variant: str, seed: int, progress: bool = True, *, domain: str = "reid",
+                  **changes) -> tuple[PPCL, History]:
     """Variant ``variant`` of PPCL (see :data:`VARIANTS`), trained with ``seed`` (initialisation,
     validation split, sampling and crops) or loaded from the store; ``changes`` adjust its
-    loss config (e.g. ``lam_cyc=1.0`` for a cell of Table 1c). Returned on the CPU, in eval mode,
-    at its best validation epoch."""
-    recipe: PPCLRecipe = run.profile.ppcl
-    explicit = {"lam_cyc", "lam_tri"} <= set(changes) or variant in ("resize", "+R")
+    loss config (e.g. ``lam_cyc=1.0`` for a cell of Table 1c). ``domain="face"`` trains the face
+    backbone on CASIA-style faces with the ``faces`` recipe (see the module docstring).
+    Returned on the CPU, in eval mode, at its best validation epoch."""
+    _, recipe, section = recipes_for(run, domain)
+    explicit = {"lam_cyc", "lam_tri"} <= set(changes) or variant in ("resize", "+R") or domain == "face"
     loss_cfg = variant_loss(recipe, variant, None if explicit else chosen_lambdas(run, progress), **changes)
-    train, _ = train_split(run, seed)
-    check_batch("ppcl.p", recipe.p, len({r.pid for r in train}), "training identities (after the validation split)")
-    glrec = glrec_for(run)
+    train, _ = train_split(run, seed, domain)
+    check_batch(f"{section}.p", recipe.p, len({r.pid for r in train}), "training identities (after the validation split)")
+    glrec = glrec_for(run, domain)
     training = {f: getattr(recipe, f) for f in ("backbone", "crloc", "imagenet", "weights", "epochs", "p", "k", "lr",
                                                  "weight_decay", "warmup_epochs", "erase", "n_val_ids", "val_queries_per_id")}
-    key = model_key(what="ppcl", training=training, loss=loss_cfg, seed=seed, glrec=glrec_key(run),
+    key = model_key(what=_name(domain, "ppcl"), training=training, loss=loss_cfg, seed=seed, glrec=glrec_key(run, domain),
                     data=data_identity(run.root, train), code=code_version())
     label = variant if not changes else f"{variant}-" + "-".join(f"{k}{v}" for k, v in sorted(changes.items()))
-    folder = run.models / f"{variant}-s{seed}-{key}"  # the key alone names the model: one folder per parameter set
+    label = _name(domain, label)
+    folder = run.models / f"{_name(domain, variant)}-s{seed}-{key}"  # the key alone names the model: one folder per parameter set
     set_seed(seed)
     backbone = {**to_dict(recipe.backbone), "num_classes": len({r.pid for r in train})}
+    if domain == "face":
+        backbone["model"] = "FaceBackbone"
     model = build_ppcl({}, backbone, to_dict(recipe.crloc), glrec_model=glrec)
     if recipe.imagenet:
         from .models.resnet import load_imagenet_weights
 
         load_imagenet_weights(model.backbone.trunk, recipe.backbone.depth, recipe.weights)
-    val = validation_for(run, seed)
+    val = validation_for(run, seed, domain)
     method = "+R+L" if (loss_cfg.lam_cyc or loss_cfg.lam_tri) else ("resize" if loss_cfg.partial_input == "resize" else "+R")
     best = folder / "best.pt"
     history = train_ppcl(model, train, recipe.epochs, folder / "train.pt", p=recipe.p, k=recipe.k, lr=recipe.lr,
@@ -253,7 +301,8 @@ def train_variant(run, variant: str, seed: int, progress: bool = True, **changes
     if best.is_file():
         load_checkpoint(best, model)
     _record(run, f"{label}-s{seed}", key, best if best.is_file() else folder / "train.pt",
-            {"variant": variant, "seed": seed, "changes": changes, "selected_by": method})
+            {"variant": variant, "seed": seed, "changes": changes, "selected_by": method,
+             **({"domain": domain} if domain != "reid" else {})})
     return model.to("cpu").eval(), history
 
 

@@ -1,4 +1,5 @@
-"""The face backbone: VGG-16 trunk, GDC head, region descriptors, training, arch round trip."""
+"""The face backbone: VGG-16 trunk, GDC head, region descriptors, the backbone interface
+(pool / embed / logits), training, arch round trip."""
 import json
 
 import pytest
@@ -24,7 +25,20 @@ def test_cpu_size_shapes():
     h = m(torch.randn(4, 3, 64, 64))
     assert h.shape == (4, 64, 2, 2) and m.map_size == (2, 2) and m.channels == 64
     assert m.describe(h).shape == (4, 128)
-    assert m.logits(h).shape == (4, 6)
+    assert m.pool(h).shape == (4, 128) and m.logits(m.pool(h)).shape == (4, 6)
+
+
+def test_four_pools_give_4x4_maps_at_64x64():
+    """``pools=4`` drops pool5 (the last block keeps its resolution): 4x4 maps at the CPU input."""
+    m = small(pools=4)
+    h = m(torch.randn(2, 3, 64, 64))
+    assert h.shape == (2, 64, 4, 4) and m.map_size == (4, 4) and m.head.gdc.kernel_size == (4, 4)
+    assert sum(isinstance(x, nn.MaxPool2d) for x in m.trunk) == 4
+    assert m.pool(h).shape == (2, 128)
+    with pytest.raises(ValueError, match=r"pools must be 0\.\.5"):
+        FaceBackboneConfig(pools=6)
+    with pytest.raises(ValueError, match=r"input_size must be \(H, W\) with both >= 16 \(4 2x2 pools\)"):
+        FaceBackboneConfig(input_size=(8, 64), pools=4)
 
 
 def test_paper_size_shapes():
@@ -34,7 +48,7 @@ def test_paper_size_shapes():
         h = m(torch.empty(2, 3, 224, 224))
         assert h.shape == (2, 512, 7, 7)
         assert m.describe(h).shape == (2, 4096)
-        assert m.logits(h).shape == (2, 10575)
+        assert m.logits(m.pool(h)).shape == (2, 10575)
 
 
 def test_paper_trunk_is_vgg16():
@@ -95,10 +109,22 @@ def test_region_descriptor_sees_its_region_only_and_the_whole_map_exactly():
         assert torch.allclose(m.describe(patch), want, atol=1e-5)
 
 
+def test_the_backbone_interface():
+    """pool takes maps (the GDC descriptor), embed is the identity on it, logits classify it;
+    linear_pool is False (the engine must cut and pool regions, not average them by weights)."""
+    m = small().eval()
+    h = torch.randn(3, m.channels, 2, 2)
+    with torch.no_grad():
+        pooled = m.pool(h)
+        assert torch.equal(pooled, m.describe(h)) and torch.equal(m.embed(pooled), pooled)
+        assert torch.allclose(m.logits(pooled), m.classifier(pooled))
+    assert m.linear_pool is False
+
+
 def test_pooled_features_are_refused():
     m = small()
     with pytest.raises(ValueError, match=r"maps must be feature maps \(N, C, h, w\); got shape \(4, 64\).*not gap\(maps\)"):
-        m.embed(torch.randn(4, 64))
+        m.pool(torch.randn(4, 64))
     with pytest.raises(ValueError, match="maps must have 64 channels; got 32"):
         m.describe(torch.randn(4, 32, 2, 2))
     with pytest.raises(ValueError, match=r"x must be an image batch \(B, 3, H, W\)"):
@@ -112,7 +138,7 @@ def test_classifier_trains():
     opt = torch.optim.Adam(m.parameters(), lr=3e-3)
     losses = []
     for _ in range(6):
-        loss = F.cross_entropy(m.logits(m(x)), y)
+        loss = F.cross_entropy(m.logits(m.pool(m(x))), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -131,7 +157,7 @@ def test_arch_round_trip():
     m2.load_state_dict(m.state_dict())
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
-        assert torch.equal(m2.describe(m2(x)), m.describe(m(x)))
+        assert torch.equal(m2.pool(m2(x)), m.pool(m(x)))
     with pytest.raises(ValueError, match="arch must describe a FaceBackbone"):
         FaceBackbone.from_arch({"model": "ReIDBackbone"})
 

@@ -17,7 +17,9 @@ Methods (Table 1a):
   times the ``+R`` distance, ``fuse`` chosen on a validation split
   (:func:`ppcl.evaluate.validation.fusion_weight`); ``fuse = 0`` is ``+R+L``.
 
-Descriptors are BNNeck'd GAP features, L2-normalised; distances are cosine (1 - cos).
+Descriptors are the backbone's pooled features through its ``embed`` (re-ID: GAP then BNNeck;
+faces: the GDC descriptor, :class:`ppcl.models.backbone.Backbone`), L2-normalised; distances are
+cosine (1 - cos), which on unit vectors ranks exactly as Euclidean (``|a - b|^2 = 2 (1 - cos)``).
 Feature maps are computed once per image and reused by every pair; the pairwise step runs
 over pairs in large batches (no Python loop over pairs).
 """
@@ -36,7 +38,6 @@ from ..data.common import Record, read_image
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from ..geometry import crop, identity_t
 from .pairwise import all_pairs, listed_pairs, region_weights  # noqa: F401  (region_weights re-exported)
-from ..models.backbone import gap
 from ..models.ppcl import PPCL
 
 METHODS = ("pad", "resize", "+R", "+R+box", "+R+L", "+R+L+G")
@@ -84,9 +85,10 @@ class Encoded:
 
 @torch.no_grad()
 def region_descriptor(model: PPCL, maps: Tensor, t: Tensor) -> Tensor:
-    """Unit-norm descriptor of region t of each map: crop to the CRLoc patch, GAP, BNNeck."""
+    """Unit-norm descriptor of region t of each map: crop to the CRLoc patch, the backbone's
+    ``pool`` (re-ID: GAP; faces: the GDC), its ``embed`` (re-ID: BNNeck)."""
     patch = crop(maps, t.to(maps.dtype), model.crloc.cfg.patch_size)
-    return F.normalize(model.backbone.embed(gap(patch)), dim=-1)
+    return F.normalize(model.backbone.embed(model.backbone.pool(patch)), dim=-1)
 
 
 @torch.no_grad()

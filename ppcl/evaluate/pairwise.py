@@ -10,11 +10,17 @@ reference map, the pair's distance compares the anchor's region with a region of
   cells and each cell compared with the anchor cell at the same place, cosine averaged over
   cells).
 
-Bilinear sampling is linear in the map, so a cut region's pooled feature (or its cells) is a
-fixed weighting of the reference's cells (:func:`region_weights`, :func:`cell_weights`): no map
-is copied per pair. Every anchor of a block is correlated with every reference in one matrix
-product, the locator runs on the whole block at once, and regions are pooled with one batched
-product per block, which keeps the pairwise step at the speed of dense linear algebra.
+Regions are pooled by the backbone's own ``pool`` (:class:`ppcl.models.backbone.Backbone`).
+Bilinear sampling is linear in the map, so when that pooling is GAP (``backbone.linear_pool``:
+the re-ID backbone) a cut region's pooled feature (or its cells) is a fixed weighting of the
+reference's cells (:func:`region_weights`, :func:`cell_weights`): no map is copied per pair.
+Every anchor of a block is correlated with every reference in one matrix product, the locator
+runs on the whole block at once, and regions are pooled with one batched product per block,
+which keeps the pairwise step at the speed of dense linear algebra. A pooling that weighs
+positions (the face backbone's GDC) takes the **generic path** instead: each pair's region is
+cut from its reference map with :func:`ppcl.geometry.crop` at the patch size and pooled
+(:func:`pool_regions`, in chunks), exactly what :func:`ppcl.evaluate.engine.region_descriptor`
+does for one region.
 """
 from __future__ import annotations
 
@@ -23,10 +29,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..geometry import crop
-from ..models.backbone import gap
 from ..models.ppcl import PPCL
 
 COMPARISONS = ("pooled", "cells")
+POOL_CHUNK = 1 << 22  # floats of cut regions pooled at once on the generic path
 
 
 def cell_weights(t: Tensor, map_size: tuple[int, int], patch_size: tuple[int, int]) -> Tensor:
@@ -49,6 +55,22 @@ def anchor_patches(model: PPCL, maps: Tensor, t: Tensor) -> Tensor:
 
 def _describe(model: PPCL, pooled: Tensor) -> Tensor:
     return F.normalize(model.backbone.embed(pooled), dim=-1)
+
+
+def linear_pool(model: PPCL) -> bool:
+    """Whether F pools by GAP (the fast weighted path applies) or not (the generic path)."""
+    return bool(getattr(model.backbone, "linear_pool", False))
+
+
+def pool_regions(model: PPCL, refs: Tensor, ref_index: Tensor, boxes: Tensor, patch_size: tuple[int, int]) -> Tensor:
+    """The generic path: region ``boxes[n]`` ``(N, 4)`` of reference map ``refs[ref_index[n]]``
+    cut to ``patch_size`` with :func:`ppcl.geometry.crop` and pooled by ``model.backbone.pool``,
+    in chunks of about :data:`POOL_CHUNK` floats -> ``(N, D)``."""
+    c, h, w = refs.shape[1:]
+    step = max(1, POOL_CHUNK // max(1, c * (h * w + patch_size[0] * patch_size[1])))
+    out = [model.backbone.pool(crop(refs[ref_index[s : s + step]], boxes[s : s + step], patch_size))
+           for s in range(0, len(boxes), step)]
+    return torch.cat(out) if out else boxes.new_zeros(0, 0)
 
 
 def block_distances(model: PPCL, patches: Tensor, refs: Tensor, box: str = "crloc", comparison: str = "pooled",
@@ -82,10 +104,13 @@ def block_distances(model: PPCL, patches: Tensor, refs: Tensor, box: str = "crlo
     else:
         raise ValueError(f"box must be 'crloc' or 'fixed'; got {box!r}")
     if comparison == "pooled":
-        wts = region_weights(boxes, (h, w), (ph, pw)).view(a, r, v)  # (A, R, V)
-        pooled = torch.bmm(wts.transpose(0, 1), ref_flat.transpose(1, 2)).transpose(0, 1)  # (A, R, C)
-        ref_desc = _describe(model, pooled.reshape(a * r, c)).view(a, r, -1)
-        anc_desc = _describe(model, gap(patches))  # (A, D)
+        if linear_pool(model):  # GAP: each region pooled through its sampling weights
+            wts = region_weights(boxes, (h, w), (ph, pw)).view(a, r, v)  # (A, R, V)
+            pooled = torch.bmm(wts.transpose(0, 1), ref_flat.transpose(1, 2)).transpose(0, 1).reshape(a * r, c)  # (A*R, C)
+        else:  # the generic path: cut each (anchor, reference) pair's region, then pool
+            pooled = pool_regions(model, refs, torch.arange(r, device=refs.device).repeat(a), boxes, (ph, pw))
+        ref_desc = _describe(model, pooled).view(a, r, -1)
+        anc_desc = _describe(model, model.backbone.pool(patches))  # (A, D)
         d = 1.0 - (ref_desc * anc_desc[:, None, :]).sum(-1)
     else:
         wc = cell_weights(boxes, (h, w), (ph, pw)).view(a, r, u, v)
@@ -136,8 +161,11 @@ def paired_distances(model: PPCL, patches: Tensor, refs: Tensor, box: str = "crl
     else:
         raise ValueError(f"box must be 'crloc' or 'fixed' (with anchor_t); got {box!r}")
     if comparison == "pooled":
-        pooled = torch.bmm(region_weights(boxes, (h, w), (ph, pw))[:, None, :], ref_flat.transpose(1, 2))[:, 0]
-        d = 1.0 - (_describe(model, pooled) * _describe(model, gap(patches))).sum(-1)
+        if linear_pool(model):
+            pooled = torch.bmm(region_weights(boxes, (h, w), (ph, pw))[:, None, :], ref_flat.transpose(1, 2))[:, 0]
+        else:
+            pooled = pool_regions(model, refs, torch.arange(n, device=refs.device), boxes, (ph, pw))
+        d = 1.0 - (_describe(model, pooled) * _describe(model, model.backbone.pool(patches))).sum(-1)
     else:
         d = 1.0 - (cell_weights(boxes, (h, w), (ph, pw)) * cos).sum(-1).mean(-1)
     return d, boxes

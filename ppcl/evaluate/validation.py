@@ -5,6 +5,10 @@ them), each cut to a simulated partial crop with a fixed seed; its other images 
 other identity's) form the gallery. The same engine and ranking as the test protocols; used
 to select epochs and hyper-parameters. With 30 identities and one query each, two models one
 query apart differ by 3.3 points, which is why the profiles ask for several queries per id.
+
+Everything goes through the engine, which pools regions with the backbone's own ``pool``
+(:class:`ppcl.models.backbone.Backbone`), so the same validation selects re-ID models
+(Market-style identities) and face models (CASIA-style identities, notebook 05).
 """
 from __future__ import annotations
 

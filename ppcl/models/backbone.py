@@ -5,10 +5,25 @@ Training adds a classifier over identities for the softmax cross-entropy of L_F.
 pooled feature and the classifier and test-time distances see it after a BatchNorm.
 Every pooled feature in the kit, global or regional, goes through :meth:`embed`, so a
 region cut out by CRLoc is compared in the same space as a whole image.
+
+**The backbone interface** (:class:`Backbone`), shared with the face backbone
+(:class:`ppcl.models.face.FaceBackbone`) so that Algorithm 1 (:mod:`ppcl.algorithm`), the
+evaluation engine and validation run the same code on either:
+
+* ``forward(x) -> maps (B, C, h, w)``;
+* ``pool(maps) -> (N, D)``: re-ID GAP, faces the GDC descriptor; L_F's triplet and PP-Triplet
+  compare pooled features;
+* ``logits(pooled)`` (the classifier of L_F's cross-entropy) and ``embed(pooled)`` (the
+  test-time descriptor: BNNeck here, the identity for faces);
+* ``linear_pool``: True when ``pool`` is GAP, linear and blind to position, so the engine may
+  pool a cut region through its bilinear sampling weights (:func:`ppcl.evaluate.pairwise.region_weights`)
+  instead of cutting it; False sends the engine down the generic path (cut each region with
+  :func:`ppcl.geometry.crop`, then ``pool``).
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Protocol, runtime_checkable
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -27,7 +42,26 @@ class BackboneConfig:
     bnneck: bool = True
 
 
+@runtime_checkable
+class Backbone(Protocol):
+    """What PPCL asks of F (see the module docstring); both backbones provide it."""
+
+    linear_pool: bool
+
+    def __call__(self, x: Tensor) -> Tensor: ...
+
+    def pool(self, maps: Tensor) -> Tensor: ...
+
+    def embed(self, pooled: Tensor) -> Tensor: ...
+
+    def logits(self, pooled: Tensor) -> Tensor: ...
+
+    def arch(self) -> dict: ...
+
+
 class ReIDBackbone(nn.Module):
+    linear_pool = True  # pool is GAP: a cut region's pooled feature is a fixed weighting of the map's cells
+
     def __init__(self, cfg: BackboneConfig = BackboneConfig(), imagenet: bool = False, weights: str | None = None):
         super().__init__()
         self.cfg = cfg
@@ -52,11 +86,16 @@ class ReIDBackbone(nn.Module):
         """Images ``(B, 3, H, W)`` -> feature maps h ``(B, C, h, w)``."""
         return self.trunk(x)
 
+    def pool(self, maps: Tensor) -> Tensor:
+        """Maps ``(N, C, h, w)`` -> pooled features ``(N, C)``: GAP."""
+        return gap(maps)
+
     def embed(self, pooled: Tensor) -> Tensor:
         """Pooled features ``(N, C)`` -> the test-time descriptor (after BNNeck if any)."""
         return self.neck(pooled)
 
     def logits(self, pooled: Tensor) -> Tensor:
+        """Pooled features ``(N, C)`` -> identity logits (classifier after BNNeck)."""
         return self.classifier(self.neck(pooled))
 
 

@@ -2,9 +2,12 @@
 
 **Trunk**: VGG-16 (Parkhi et al.'s VGGFace is VGG-16): five blocks of 3x3 conv (+ BatchNorm,
 optional) + ReLU with ``width * (1, 2, 4, 8, 8)`` channels (64-128-256-512-512 at ``width=64``)
-and ``convs_per_block`` convs each ((2, 2, 3, 3, 3) is VGG-16), a 2x2 max-pool after each block.
-:meth:`FaceBackbone.forward` returns the pool5 maps ``(B, C, H/32, W/32)`` (7x7 at 224x224):
-the spatial features CRLoc correlates, as for the re-ID backbone.
+and ``convs_per_block`` convs each ((2, 2, 3, 3, 3) is VGG-16), a 2x2 max-pool after each of
+the first ``pools`` blocks (5, every block, is VGG-16). :meth:`FaceBackbone.forward` returns the
+final maps ``(B, C, H / 2^pools, W / 2^pools)`` (7x7 at 224x224 with all five pools): the
+spatial features CRLoc correlates, as for the re-ID backbone. ``pools=4`` drops pool5 (the
+re-ID backbone's ``last_stride=1`` for VGG), giving 4x4 maps at the kit's CPU input of 64x64,
+where five pools would leave 2x2 maps, too coarse for a locator.
 
 **Head** (MobileFaceNet's, Chen et al. 2018): the GDC, a depthwise conv whose kernel is the whole
 final map (``kernel = map_size``, ``groups = C``, no padding, no bias) + BatchNorm2d, giving one
@@ -25,9 +28,14 @@ For the whole map, ``t`` = identity, the resampling is exact, so whole faces and
 one code path. Set CRLoc's ``patch_size`` to :attr:`FaceBackbone.map_size` for faces so a
 cut patch is already at the size the GDC takes.
 
-Unlike :class:`ppcl.models.backbone.ReIDBackbone`, whose :meth:`embed` takes GAP-pooled
-vectors, every descriptor method here takes **maps** ``(N, C, h, w)``; a pooled ``(N, C)``
-input is refused with an error saying so.
+**The backbone interface** (:mod:`ppcl.models.backbone`, shared with the re-ID backbone, so
+Algorithm 1 and the evaluation engine run unchanged on faces): :meth:`FaceBackbone.pool` takes
+maps ``(N, C, h, w)`` and gives the GDC descriptor ``(N, embedding_dim)`` (maps of another size
+resampled to :attr:`map_size` first; a pooled ``(N, C)`` input is refused with an error saying
+so); :meth:`FaceBackbone.logits` takes that pooled descriptor; :meth:`FaceBackbone.embed` is
+the identity (the descriptor is already the test-time one). ``linear_pool = False`` tells the
+engine that the pooling is position-specific, so a cut region must be resampled and pooled
+(the generic path), not averaged through sampling weights as GAP allows.
 """
 from __future__ import annotations
 
@@ -40,12 +48,13 @@ from torch import Tensor, nn
 from ..geometry import crop
 
 STAGE_MULTIPLIERS = (1, 2, 4, 8, 8)  # VGG channels / 64
-DOWNSAMPLE = 2 ** len(STAGE_MULTIPLIERS)
+DOWNSAMPLE = 2 ** len(STAGE_MULTIPLIERS)  # VGG-16's (all five pools)
 
 
 @dataclass(frozen=True)
 class FaceBackboneConfig:
-    """Paper size: the defaults. A CPU size: ``width=8, input_size=(64, 64), embedding_dim=128``."""
+    """Paper size: the defaults. A CPU size: ``width=8, input_size=(64, 64), embedding_dim=128``
+    (``pools=4`` for 4x4 maps)."""
 
     width: int = 64
     input_size: tuple[int, int] = (224, 224)
@@ -53,16 +62,19 @@ class FaceBackboneConfig:
     num_classes: int = 10575  # CASIA-WebFace identities
     convs_per_block: tuple[int, int, int, int, int] = (2, 2, 3, 3, 3)  # VGG-16
     batchnorm: bool = True  # VGGFace has none; BN makes training from scratch reliable
+    pools: int = 5  # 2x2 max-pools, after the first `pools` blocks (5: VGG-16; 4: no pool5, maps twice as fine)
 
     def __post_init__(self) -> None:
         for name in ("width", "embedding_dim", "num_classes"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1:
                 raise ValueError(f"FaceBackboneConfig.{name} must be a positive integer; got {v!r}")
-        if len(self.input_size) != 2 or any(int(s) < DOWNSAMPLE for s in self.input_size):
+        if not isinstance(self.pools, int) or not 0 <= self.pools <= len(STAGE_MULTIPLIERS):
+            raise ValueError(f"FaceBackboneConfig.pools must be 0..{len(STAGE_MULTIPLIERS)} (5 is VGG-16); got {self.pools!r}")
+        if len(self.input_size) != 2 or any(int(s) < self.downsample for s in self.input_size):
             raise ValueError(
-                f"FaceBackboneConfig.input_size must be (H, W) with both >= {DOWNSAMPLE} "
-                f"(five 2x2 pools); got {tuple(self.input_size)}"
+                f"FaceBackboneConfig.input_size must be (H, W) with both >= {self.downsample} "
+                f"({self.pools} 2x2 pools); got {tuple(self.input_size)}"
             )
         if len(self.convs_per_block) != len(STAGE_MULTIPLIERS) or any(int(n) < 1 for n in self.convs_per_block):
             raise ValueError(
@@ -71,20 +83,25 @@ class FaceBackboneConfig:
             )
 
     @property
+    def downsample(self) -> int:
+        return 2 ** self.pools
+
+    @property
     def map_size(self) -> tuple[int, int]:
-        """``(h, w)`` of the pool5 maps: ``input_size // 32`` (7x7 at 224x224)."""
-        return (int(self.input_size[0]) // DOWNSAMPLE, int(self.input_size[1]) // DOWNSAMPLE)
+        """``(h, w)`` of the final maps: ``input_size // 2^pools`` (7x7 at 224x224 with five pools)."""
+        return (int(self.input_size[0]) // self.downsample, int(self.input_size[1]) // self.downsample)
 
     @property
     def channels(self) -> int:
         return self.width * STAGE_MULTIPLIERS[-1]
 
 
-def vgg_trunk(width: int, convs_per_block: tuple[int, ...], batchnorm: bool) -> nn.Sequential:
-    """VGG conv blocks, each ending in a 2x2 max-pool: ``(B, 3, H, W) -> (B, 8 width, H/32, W/32)``."""
+def vgg_trunk(width: int, convs_per_block: tuple[int, ...], batchnorm: bool, pools: int = 5) -> nn.Sequential:
+    """VGG conv blocks, the first ``pools`` ending in a 2x2 max-pool:
+    ``(B, 3, H, W) -> (B, 8 width, H / 2^pools, W / 2^pools)``."""
     layers: list[nn.Module] = []
     cin = 3
-    for mult, n in zip(STAGE_MULTIPLIERS, convs_per_block):
+    for i, (mult, n) in enumerate(zip(STAGE_MULTIPLIERS, convs_per_block)):
         cout = width * mult
         for _ in range(n):
             layers.append(nn.Conv2d(cin, cout, 3, padding=1, bias=not batchnorm))
@@ -92,7 +109,8 @@ def vgg_trunk(width: int, convs_per_block: tuple[int, ...], batchnorm: bool) -> 
                 layers.append(nn.BatchNorm2d(cout))
             layers.append(nn.ReLU(inplace=True))
             cin = cout
-        layers.append(nn.MaxPool2d(2, 2))
+        if i < pools:
+            layers.append(nn.MaxPool2d(2, 2))
     return nn.Sequential(*layers)
 
 
@@ -116,10 +134,12 @@ class GDCHead(nn.Module):
 
 
 class FaceBackbone(nn.Module):
+    linear_pool = False  # the GDC weighs positions: regions are resampled and pooled, not averaged by weights
+
     def __init__(self, cfg: FaceBackboneConfig = FaceBackboneConfig()):
         super().__init__()
         self.cfg = cfg
-        self.trunk = vgg_trunk(cfg.width, tuple(cfg.convs_per_block), cfg.batchnorm)
+        self.trunk = vgg_trunk(cfg.width, tuple(cfg.convs_per_block), cfg.batchnorm, cfg.pools)
         self.head = GDCHead(cfg.channels, cfg.map_size, cfg.embedding_dim)
         self.classifier = nn.Linear(cfg.embedding_dim, cfg.num_classes)
         for m in self.trunk.modules():
@@ -150,7 +170,7 @@ class FaceBackbone(nn.Module):
         return {"model": "FaceBackbone", **asdict(self.cfg)}
 
     def forward(self, x: Tensor) -> Tensor:
-        """Images ``(B, 3, H, W)`` -> pool5 feature maps h ``(B, C, H/32, W/32)``."""
+        """Images ``(B, 3, H, W)`` -> feature maps h ``(B, C, *map_size)``."""
         if x.ndim != 4 or x.shape[1] != 3:
             raise ValueError(f"x must be an image batch (B, 3, H, W); got shape {tuple(x.shape)}")
         return self.trunk(x)
@@ -174,11 +194,16 @@ class FaceBackbone(nn.Module):
         ``(N, embedding_dim)``: the region cut and resampled to :attr:`map_size`, then the GDC."""
         return self.head(crop(maps, t.to(maps.dtype), self.map_size))
 
-    def embed(self, maps: Tensor) -> Tensor:
-        """The same as :meth:`describe` (the re-ID backbone's name for its descriptor)."""
+    def pool(self, maps: Tensor) -> Tensor:
+        """The backbone interface's pooling: maps ``(N, C, h, w)`` -> the GDC descriptor
+        ``(N, embedding_dim)`` (:meth:`describe`)."""
         return self.describe(maps)
 
-    def logits(self, maps: Tensor) -> Tensor:
-        """Maps ``(N, C, h, w)`` -> identity logits ``(N, num_classes)``."""
-        return self.classifier(self.describe(maps))
+    def embed(self, pooled: Tensor) -> Tensor:
+        """The test-time descriptor of a pooled ``(N, embedding_dim)`` one: itself (the GDC head
+        already ends in BatchNorm)."""
+        return pooled
 
+    def logits(self, pooled: Tensor) -> Tensor:
+        """Pooled descriptors ``(N, embedding_dim)`` -> identity logits ``(N, num_classes)``."""
+        return self.classifier(pooled)
