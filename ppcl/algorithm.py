@@ -38,6 +38,12 @@ batch has K per identity) and, as in Eq. 4, in y; both located regions join L_F'
 cross-entropy and batch-hard triplet with the labels of the images they were cut from. The
 distance used at test time is then trained: a partial region is pulled toward the region CRLoc
 finds in a true match and pushed from the regions it finds in other people.
+
+**The kit's option ``crloc_trains_F``** (chosen on validation; on is the paper's joint training).
+Off, PP-Cycle and PP-Triplet are computed on detached feature maps: they train CRLoc (its boxes
+and correlation temperature) but not F, which then learns only from L_F (with ``region_id``, also
+on the located regions). On the kit's synthetic data the constraints' gradients pulled F's
+features toward other identities' regions (y is another person in most pairs) and cost rank-1.
 """
 from __future__ import annotations
 
@@ -75,6 +81,7 @@ class PPCLLossConfig:
     partial_input: str | None = "rectify"  # "rectify" | "resize" | None (see the module docstring)
     triplet_trains_F: bool = True  # False: PP-Triplet's gradient reaches only CRLoc's boxes, not F's features
     region_id: bool = False  # the kit's option: L_F also sees the regions CRLoc locates (see the module docstring)
+    crloc_trains_F: bool = True  # False: PP-Cycle and PP-Triplet train CRLoc only; F learns from L_F (the kit's option)
     negatives: str = "log-uniform"  # PP-Triplet's negative boxes: "log-uniform" in scale, or "same-size" as the positive
 
 
@@ -129,13 +136,16 @@ class PPCLObjective(nn.Module):
             g, labels = torch.cat([pool(anchor), pool(h_x)]), torch.cat([pids, pids])
         if use_l:
             perm = torch.randperm(b, generator=generator).to(x.device)
+            h_x_f, h_y_f = h_x, h_x[perm]  # the maps L_F trains F through
+            if not cfg.crloc_trains_F:  # CRLoc's constraints see detached maps: their gradients stop at CRLoc
+                h_x, anchor = h_x.detach(), anchor.detach()
             h_y = h_x[perm]
             box_xy, _ = loc(anchor, h_y)  # Eq. 4
             pos = loc.cut(h_y, box_xy)
             if cfg.region_id:  # the kit's option: L_F on the located regions too
                 mate = same_identity_partner(pids, generator)
                 box_m, _ = loc(anchor, h_x[mate])
-                g = torch.cat([g, pool(loc.cut(h_x[mate], box_m)), pool(pos)])
+                g = torch.cat([g, pool(loc.cut(h_x_f[mate], box_m)), pool(loc.cut(h_y_f, box_xy))])
                 labels = torch.cat([labels, pids[mate], pids[perm]])
         terms["L_F_ce"] = cross_entropy(model.backbone.logits(g), labels, cfg.label_smoothing)
         terms["L_F_tri"] = batch_hard_triplet(g, labels, cfg.triplet_margin)

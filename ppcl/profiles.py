@@ -63,6 +63,7 @@ class PPCLRecipe(PPCLLossConfig):
     warmup_epochs: int = 10
     erase: float = 0.5  # random-erasing probability
     n_val_ids: int = 50  # training identities held out for validation (model selection)
+    validate_from: float = 0.0  # validate (and keep the best of) the epochs from this fraction of the schedule on
     val_queries_per_id: int = 4
     topk: int = 0  # re-rank only the top-K of +R with CRLoc (0: every pair)
     fuse_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)  # +R+L+G, chosen on validation
@@ -126,6 +127,7 @@ class AblationRecipe:
     ratios: tuple[float, ...] = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # Figure 5's query input ratios
     grid_ratios: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8)  # Table 1b's query and gallery ratios
     topk: int = 20  # +R+L re-ranks the top-K of +R on the Market-style sets
+    grid_epochs: int = 0  # Table 1c's cells trained for this many epochs (0: the recipe's own schedule)
     n_examples: int = 4  # Figures 6 and 7
 
 

@@ -200,15 +200,18 @@ def validation_for(run, seed: int, domain: str = "reid") -> dict:
                           queries_per_id=recipe.val_queries_per_id)
 
 
-def validation_callback(model: PPCL, val: dict, method: str, best_path: Path | None = None, device="cpu"):
+def validation_callback(model: PPCL, val: dict, method: str, best_path: Path | None = None, device="cpu", first: int = 0):
     """An ``on_epoch_end`` for :func:`ppcl.train.fit`: rank-1 / mAP of ``method`` on a validation
-    split, saving the best epoch's weights to ``best_path`` (ties keep the earlier epoch).
-    Model selection never looks at a test set."""
+    split from epoch ``first`` on (0-based; earlier epochs are not candidates and cost nothing),
+    saving the best epoch's weights to ``best_path`` (ties keep the earlier epoch). Model
+    selection never looks at a test set."""
     best = {"rank1": -1.0}
     if best_path is not None and Path(best_path).is_file():  # a resumed run keeps the best epoch it had
         best["rank1"] = float(read_checkpoint(best_path).get("val_rank1", -1.0))
 
     def on_epoch_end(epoch: int) -> dict:
+        if epoch < first:
+            return {}
         r = validate(model, val, (method,), device=device)[method]
         model.train()
         if best_path is not None and r["rank1"] > best["rank1"]:
@@ -230,8 +233,9 @@ def variant_loss(recipe: PPCLRecipe, variant: str, lambdas: tuple[float, float] 
 
 
 def lambda_grid(run, progress: bool = True):
-    """Table 1c: PPCL trained at every (λ_cyc, λ_tri) of the profile's grid on its first seed,
-    each scored by +R+L rank-1 on that seed's **validation** split (its kept epoch). Returns
+    """Table 1c: PPCL trained at every (λ_cyc, λ_tri) of the profile's grid on its first seed (for
+    ``ablation.grid_epochs`` epochs when set, a shorter schedule than the compared models'), each
+    scored by +R+L rank-1 on that seed's **validation** split (its kept epoch). Returns
     ``(chosen (λ_cyc, λ_tri), DataFrame)``; ties go to the paper's (10, 1) when it is among
     them, else to the first cell in grid order. Computed once per run."""
     import pandas as pd
@@ -242,7 +246,7 @@ def lambda_grid(run, progress: bool = True):
     rows = []
     for lc in ab.lam_cyc:
         for lt in ab.lam_tri:
-            _, h = train_variant(run, "ppcl", seed, progress=progress, lam_cyc=lc, lam_tri=lt)
+            _, h = train_variant(run, "ppcl", seed, progress=progress, epochs=ab.grid_epochs or None, lam_cyc=lc, lam_tri=lt)
             e = best_epoch(h)
             rows.append({"lam_cyc": lc, "lam_tri": lt, "val_rank1": 100 * e["val_rank1"], "val_mAP": 100 * e["val_mAP"],
                          "kept_epoch": e["epoch"] + 1})
@@ -263,11 +267,12 @@ def chosen_lambdas(run, progress: bool = True) -> tuple[float, float]:
 
 
 def train_variant(run, variant: str, seed: int, progress: bool = True, *, domain: str = "reid",
-                  **changes) -> tuple[PPCL, History]:
+                  epochs: int | None = None, **changes) -> tuple[PPCL, History]:
     """Variant ``variant`` of PPCL (see :data:`VARIANTS`), trained with ``seed`` (initialisation,
     validation split, sampling and crops) or loaded from the store; ``changes`` adjust its
     loss config (e.g. ``lam_cyc=1.0`` for a cell of Table 1c). ``domain="face"`` trains the face
     backbone on CASIA-style faces with the ``faces`` recipe (see the module docstring).
+    ``epochs`` shortens the recipe's schedule (Table 1c's grid may be scored on a shorter one).
     Returned on the CPU, in eval mode, at its best validation epoch."""
     _, recipe, section = recipes_for(run, domain)
     explicit = {"lam_cyc", "lam_tri"} <= set(changes) or variant in ("resize", "+R") or domain == "face"
@@ -275,11 +280,16 @@ def train_variant(run, variant: str, seed: int, progress: bool = True, *, domain
     train, _ = train_split(run, seed, domain)
     check_batch(f"{section}.p", recipe.p, len({r.pid for r in train}), "training identities (after the validation split)")
     glrec = glrec_for(run, domain)
-    training = {f: getattr(recipe, f) for f in ("backbone", "crloc", "imagenet", "weights", "epochs", "p", "k", "lr",
-                                                 "weight_decay", "warmup_epochs", "erase", "n_val_ids", "val_queries_per_id")}
+    epochs = recipe.epochs if epochs is None else epochs
+    training = {f: getattr(recipe, f) for f in ("backbone", "crloc", "imagenet", "weights", "p", "k", "lr",
+                                                 "weight_decay", "warmup_epochs", "erase", "n_val_ids", "val_queries_per_id",
+                                                 "validate_from")}
+    training["epochs"] = epochs
     key = model_key(what=_name(domain, "ppcl"), training=training, loss=loss_cfg, seed=seed, glrec=glrec_key(run, domain),
                     data=data_identity(run.root, train), code=code_version())
     label = variant if not changes else f"{variant}-" + "-".join(f"{k}{v}" for k, v in sorted(changes.items()))
+    if epochs != recipe.epochs:
+        label += f"-{epochs}ep"
     label = _name(domain, label)
     folder = run.models / f"{_name(domain, variant)}-s{seed}-{key}"  # the key alone names the model: one folder per parameter set
     set_seed(seed)
@@ -294,10 +304,11 @@ def train_variant(run, variant: str, seed: int, progress: bool = True, *, domain
     val = validation_for(run, seed, domain)
     method = "+R+L" if (loss_cfg.lam_cyc or loss_cfg.lam_tri) else ("resize" if loss_cfg.partial_input == "resize" else "+R")
     best = folder / "best.pt"
-    history = train_ppcl(model, train, recipe.epochs, folder / "train.pt", p=recipe.p, k=recipe.k, lr=recipe.lr,
-                         weight_decay=recipe.weight_decay, warmup_epochs=recipe.warmup_epochs, loss_cfg=loss_cfg, seed=seed,
-                         erase=recipe.erase, device=run.device, progress=progress,
-                         on_epoch_end=validation_callback(model, val, method, best, run.device))
+    history = train_ppcl(model, train, epochs, folder / "train.pt", p=recipe.p, k=recipe.k, lr=recipe.lr,
+                         weight_decay=recipe.weight_decay, warmup_epochs=min(recipe.warmup_epochs, epochs - 1), loss_cfg=loss_cfg,
+                         seed=seed, erase=recipe.erase, device=run.device, progress=progress,
+                         on_epoch_end=validation_callback(model, val, method, best, run.device,
+                                                          first=int(recipe.validate_from * (epochs - 1))))
     if best.is_file():
         load_checkpoint(best, model)
     _record(run, f"{label}-s{seed}", key, best if best.is_file() else folder / "train.pt",

@@ -43,7 +43,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("Table 4: Partial-LFW (notebook 05)", ("05_table4_beside_paper", "05_table4", "05_roc", "05_differences"),
             ("05_roc", "05_located"), "Rank-1 mean ± std over seeds; ROC over every (partial query, gallery face) pair; "
             "TAR at a FAR read at the best point not above it."),
-    Section("The correspondence viewer (notebook 06)", ("06_first_match_ranks",), ("06_viewer_results",)),
+    Section("The correspondence viewer (notebook 06)", ("06_first_match_ranks",), ("06_viewer_partial_reid_query_results", "06_viewer_partial_reid_query_pair")),
 )
 
 

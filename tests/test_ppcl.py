@@ -321,3 +321,18 @@ def test_region_id_puts_located_regions_into_L_F():
     m.zero_grad()
     with_id["L_F_ce"].backward()
     assert m.crloc.fc.weight.grad is not None and m.crloc.fc.weight.grad.abs().sum() > 0
+
+
+def test_crloc_trains_F_false_keeps_the_constraints_off_F():
+    """With crloc_trains_F=False, PP-Cycle and PP-Triplet train CRLoc and nothing of F; with the
+    paper's joint training they reach F too."""
+    x = torch.randn(8, 3, 32, 16)
+    y = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
+    for joint in (True, False):
+        m = tiny_ppcl(num_classes=4).train()
+        t = PPCLObjective(m, PPCLLossConfig(crloc_trains_F=joint))(x, y, torch.Generator().manual_seed(0))
+        m.zero_grad()
+        (t["L_cyc"] + t["L_tri"]).backward()
+        f_grad = sum(float(p.grad.abs().sum()) for p in m.backbone.parameters() if p.grad is not None)
+        l_grad = sum(float(p.grad.abs().sum()) for p in m.crloc.parameters() if p.grad is not None)
+        assert l_grad > 0 and ((f_grad > 0) if joint else (f_grad == 0))
