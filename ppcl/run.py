@@ -99,7 +99,7 @@ class Run:
 
     def figure(self, fig, name: str) -> None:
         """Save ``fig`` as ``figures/<name>.png`` and show it."""
-        from .viz import save_and_show
+        from .viz.plots import save_and_show
 
         save_and_show(fig, self.figures, name)
 
@@ -133,7 +133,7 @@ def setup(
     root = dataset_root(prof.source, data_root, cache, prof.synthetic, progress=progress)
     dev = torch.device(device) if device else default_device()
     if style:
-        from .viz import notebook_style
+        from .viz.plots import notebook_style
 
         notebook_style()
     return Run(name, prof, dict(overrides or {}), out, cache, root, dev)
