@@ -51,6 +51,22 @@ def test_crloc_boxes_stay_inside_the_map_and_get_gradients():
         loc(torch.randn(1, 16, 3, 3), r[:1])
 
 
+def test_eval_mode_folds_batchnorm_into_the_convolutions_without_changing_the_map():
+    torch.manual_seed(0)
+    loc = CRLoc(CRLocConfig(patch_size=(4, 2), channels=(8, 8, 8)))
+    for m in loc.convs:  # non-trivial running statistics and affine parameters
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5), m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5), m.bias.data.uniform_(-0.2, 0.2)
+    corr = torch.randn(6, 8, 8, 4).softmax(1)
+    loc.eval()
+    with torch.no_grad():
+        folded, reference = loc.features(corr), loc.convs(corr).mean(dim=(2, 3))
+    assert torch.allclose(folded, reference, atol=1e-5), (folded - reference).abs().max()
+    loc.train()
+    assert torch.equal(loc.features(corr), loc.convs(corr).mean(dim=(2, 3)))  # training uses batch statistics
+
+
 def test_centroid_of_hand_worked_correlations():
     c = torch.zeros(2, 2, 4, 2)
     c[0, :, 0, 1] = 1.0  # all mass in the top row, right column: cell centre (0.5, -0.75)

@@ -123,9 +123,26 @@ class CRLoc(nn.Module):
     def arch(self) -> dict:
         return {"model": "CRLoc", **asdict(self.cfg)}
 
+    def features(self, corr: Tensor) -> Tensor:
+        """The 3 conv layers over the correlation, average-pooled: ``(N, U, H, W)`` -> ``(N, C3)``.
+
+        In eval mode each BatchNorm is folded into its convolution (the same affine map, one pass
+        fewer over memory) and the correlation is laid out channels-last, which is how the
+        pairwise evaluation runs it over hundreds of thousands of pairs.
+        """
+        if self.training:
+            return self.convs(corr).mean(dim=(2, 3))
+        x = corr.contiguous(memory_format=torch.channels_last)
+        layers = list(self.convs)
+        for conv, bn in zip(layers[0::3], layers[1::3]):
+            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            w = (conv.weight * scale[:, None, None, None]).contiguous(memory_format=torch.channels_last)
+            x = F.relu(F.conv2d(x, w, bn.bias - bn.running_mean * scale, padding=conv.padding))
+        return x.mean(dim=(2, 3))
+
     def locate(self, corr: Tensor) -> Tensor:
         """L_l: correlation ``(N, U, H, W)`` -> box t ``(N, 4)`` inside the reference map."""
-        raw = self.fc(self.convs(corr).mean(dim=(2, 3)))
+        raw = self.fc(self.features(corr))
         m = self.cfg.min_scale
         if self.cfg.locator == "fit":
             s_fit, c_fit = fit_box(corr, self.cfg.patch_size)
