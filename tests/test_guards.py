@@ -26,7 +26,7 @@ from ppcl.data.partial import pixels_to_t
 from ppcl.evaluate.engine import encode, load_images
 from ppcl.evaluate.protocols import evaluate_partial, partial_rank
 from ppcl.evaluate.rank import rank
-from ppcl.geometry import crop, grid_points, paste
+from ppcl.geometry import crop, grid_points, map_points, paste, t_to_box
 from ppcl.losses import batch_hard_triplet, pp_cycle
 from ppcl.models.backbone import BackboneConfig, ReIDBackbone, gap
 from ppcl.models.crloc import CRLoc, CRLocConfig
@@ -326,7 +326,7 @@ def _corner_corr(h: int, w: int, u: int) -> torch.Tensor:
     return c
 
 
-@pytest.mark.parametrize("locator", ["centroid", "free"])
+@pytest.mark.parametrize("locator", ["centroid", "free", "fit"])
 @torch.no_grad()
 def test_a_corner_correlation_keeps_the_box_inside_the_map(locator):
     eps = 1e-6
@@ -379,3 +379,15 @@ def test_an_anisotropic_off_centre_crop_equals_direct_slicing():
         where = f"paste at t={t[0].tolist()}, region [{y0}:{y1}, {x0}:{x1}]"
         assert (back[..., inside] - x[..., inside]).abs().max() < 1e-5, f"{where}: the region differs"
         assert back[..., ~inside].abs().max() < 1e-4, f"{where}: writes outside it"
+
+
+def test_region_points_map_onto_the_box_of_an_anisotropic_t():
+    """map_points (PP-Cycle's grid, Eq. 11) sends the region's corners (-1, -1) and (1, 1) to the
+    corners of t's box, and its centre to (tx, ty), for unequal x and y scales."""
+    g = torch.Generator().manual_seed(0)
+    s = 0.1 + 0.9 * torch.rand(200, 2, generator=g)
+    c = (1 - s) * (2 * torch.rand(200, 2, generator=g) - 1)
+    t = torch.cat([s, c], 1)
+    corners = map_points(t, torch.tensor([[-1.0, -1.0], [1.0, 1.0], [0.0, 0.0]]))
+    assert torch.allclose(corners[:, :2].reshape(-1, 4), t_to_box(t), atol=1e-6)
+    assert torch.allclose(corners[:, 2], c, atol=1e-6)
