@@ -76,7 +76,7 @@ def model_of(profile) -> torch.nn.Module:
 
 
 @torch.no_grad()
-def case_eval(m, device, n_q=300, n_g=300, topk=20) -> dict:
+def case_eval(m, device, n_q=300, n_g=300, topk=20, reps=5) -> dict:
     """(a): encode both sides + distances, for each method, same network."""
     size = m.input_size
     g = torch.Generator().manual_seed(0)
@@ -89,12 +89,12 @@ def case_eval(m, device, n_q=300, n_g=300, topk=20) -> dict:
             q = encode(m, xq, method, device=device)
             gl = encode(m, xg, method, device=device)
             distance_matrix(m, q, gl, method, topk=k, device=device)
-        out[name] = timed(run, device)
+        out[name] = {**timed(run, device, min_reps=reps, max_reps=3 * reps), "gflop": flops(run) / 1e9}
     return out
 
 
 @torch.no_grad()
-def case_stages(m, device, n_q=300, n_g=300) -> dict:
+def case_stages(m, device, n_q=300, n_g=300, reps=3) -> dict:
     """(s): the +R+L pass in stages, each timed and FLOP-counted on the same data."""
     size = m.input_size
     g = torch.Generator().manual_seed(0)
@@ -134,7 +134,7 @@ def case_stages(m, device, n_q=300, n_g=300) -> dict:
     for name, fn in (("encoding (GLRec + F, both sides)", encoding), ("correlation (Eq. 8)", correlation),
                      ("locator (3 conv + FC)", locator), ("cut and pool", cut_and_pool), ("descriptors, cosine", descriptors)):
         fl = flops(fn)
-        t = timed(fn, device, min_reps=3, max_reps=6)
+        t = timed(fn, device, min_reps=reps, max_reps=2 * reps)
         stages[name] = {**t, "gflop": fl / 1e9, "gflop_per_s": fl / 1e9 / t["min"] if fl else None}
     return stages
 
@@ -220,6 +220,7 @@ def main(argv=None) -> int:
     ap.add_argument("--topk", type=int, default=20)
     ap.add_argument("--run", type=Path, help="a finished run folder: trained rank-1 (full vs top-K) and the main job's times")
     ap.add_argument("--skip", default="", help="comma-separated cases to skip: a,s,b,c,r")
+    ap.add_argument("--reps", type=int, default=5, help="timed repetitions per case at least (1-2 for the paper networks on a CPU)")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args(argv)
     name = "paper" if args.paper else args.profile
@@ -232,15 +233,17 @@ def main(argv=None) -> int:
     m = model_of(profile)
     res: dict = {"info": info}
     if "a" not in skip:
-        a = res["eval"] = case_eval(m, device, topk=args.topk)
+        a = res["eval"] = case_eval(m, device, topk=args.topk, reps=args.reps)
         base = a["Resize"]["min"]
         print("(a) evaluation, 300 x 300, encode both sides + distances; every method on the same network")
-        print(f"{'method':18s} {'min s':>8s} {'median s':>9s} {'runs':>5s} {'x Resize':>9s}")
+        print("(FLOP floor: the method's FLOPs over Resize's, the ratio no implementation on this network can beat)")
+        print(f"{'method':18s} {'min s':>8s} {'median s':>9s} {'runs':>5s} {'x Resize':>9s} {'GFLOP':>8s} {'floor':>6s}")
         for k, r in a.items():
-            print(f"{k:18s} {r['min']:8.2f} {r['median']:9.2f} {r['runs']:5d} {r['min'] / base:9.2f}")
+            print(f"{k:18s} {r['min']:8.2f} {r['median']:9.2f} {r['runs']:5d} {r['min'] / base:9.2f} "
+                  f"{r['gflop']:8.1f} {r['gflop'] / a['Resize']['gflop']:6.2f}")
         print()
     if "s" not in skip:
-        s = res["stages"] = case_stages(m, device)
+        s = res["stages"] = case_stages(m, device, reps=min(3, args.reps))
         print("(s) the +R+L pass in stages (300 x 300 pairs)")
         print(f"{'stage':34s} {'min s':>8s} {'GFLOP':>8s} {'GFLOP/s':>8s}")
         for k, r in s.items():
