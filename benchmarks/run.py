@@ -39,6 +39,7 @@ from ppcl.config import to_dict
 from ppcl.evaluate.engine import distance_matrix, encode, global_distance
 from ppcl.evaluate.pairwise import anchor_patches, region_weights
 from ppcl.evaluate.rank import rank
+from ppcl.io import write_json
 from ppcl.models import build_ppcl
 from ppcl.models.backbone import gap
 from ppcl.profiles import load_profile
@@ -223,6 +224,8 @@ def main(argv=None) -> int:
     ap.add_argument("--reps", type=int, default=5, help="timed repetitions per case at least (1-2 for the paper networks on a CPU)")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args(argv)
+    if args.reps < 1:
+        ap.error(f"--reps: expected a positive number of repetitions; found {args.reps}")
     name = "paper" if args.paper else args.profile
     profile = load_profile(name)
     device = torch.device(args.device)
@@ -278,7 +281,7 @@ def main(argv=None) -> int:
         for k, v in nbs.items():
             print(f"  {k:34s} {v:7.0f} s  {100 * v / total:5.1f}%")
     if args.json:
-        args.json.write_text(json.dumps(res, indent=1, default=str))
+        write_json(args.json, res, default=str)
     return 0
 
 

@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.utils.fusion import fuse_conv_bn_weights
 
 from ..geometry import crop
 
@@ -135,9 +136,8 @@ class CRLoc(nn.Module):
         x = corr.contiguous(memory_format=torch.channels_last)
         layers = list(self.convs)
         for conv, bn in zip(layers[0::3], layers[1::3]):
-            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-            w = (conv.weight * scale[:, None, None, None]).contiguous(memory_format=torch.channels_last)
-            x = F.relu(F.conv2d(x, w, bn.bias - bn.running_mean * scale, padding=conv.padding))
+            w, b = fuse_conv_bn_weights(conv.weight, conv.bias, bn.running_mean, bn.running_var, bn.eps, bn.weight, bn.bias)
+            x = F.relu(F.conv2d(x, w.contiguous(memory_format=torch.channels_last), b, padding=conv.padding))
         return x.mean(dim=(2, 3))
 
     def locate(self, corr: Tensor) -> Tensor:
