@@ -181,6 +181,7 @@ def distance_matrix(
         return d0
     if anchor not in ("query", "gallery"):
         raise ValueError(f"anchor must be 'query' or 'gallery'; got {anchor!r}")
+    home = next(model.parameters()).device  # a model being trained stays where it is (validation callbacks)
     model = model.eval().to(device)
     a, r = (query, gallery) if anchor == "query" else (gallery, query)
     box = "fixed" if method == "+R+box" else "crloc"
@@ -194,7 +195,7 @@ def distance_matrix(
         d = listed_pairs(model, a.maps, a.t, r.maps, pairs, box, comparison, device=device, progress=progress)
         out = d0 + BEHIND  # non-re-ranked entries stay behind, in +R order
         out[qi, gi] = d
-    model.to("cpu")
+    model.to(home)
     return fuse_distances(out, d0, fuse) if method == "+R+L+G" else out
 
 

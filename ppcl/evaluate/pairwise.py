@@ -33,6 +33,7 @@ from ..models.ppcl import PPCL
 
 COMPARISONS = ("pooled", "cells")
 POOL_CHUNK = 1 << 22  # floats of cut regions pooled at once on the generic path
+REFS_ON_DEVICE = 2 << 30  # bytes: listed pairs copy their reference maps to an accelerator once when they fit (CUDA: a quarter of its free memory)
 
 
 def cell_weights(t: Tensor, map_size: tuple[int, int], patch_size: tuple[int, int]) -> Tensor:
@@ -181,12 +182,19 @@ def listed_pairs(model: PPCL, anchor_maps: Tensor, anchor_t: Tensor, ref_maps: T
 
     model.eval()
     pairs = pairs.long()
-    patches = anchor_patches(model, anchor_maps, anchor_t)
+    patches = anchor_patches(model, anchor_maps, anchor_t).to(device)
+    anchor_t = anchor_t.to(device)
+    refs, ref_index, dev = ref_maps, pairs[:, 1], torch.device(device)
+    if dev.type != "cpu":  # copy each listed reference map to the device once (when they fit), not once per pair
+        used, inverse = ref_index.unique(return_inverse=True)
+        budget = torch.cuda.mem_get_info(dev)[0] // 4 if dev.type == "cuda" else REFS_ON_DEVICE
+        if len(used) * ref_maps[0].numel() * ref_maps.element_size() <= budget:
+            refs, ref_index = ref_maps[used].to(dev), inverse
     out = torch.empty(len(pairs))
     boxes = torch.empty(len(pairs), 4) if return_boxes else None
     for s in tqdm(range(0, len(pairs), chunk), desc=f"pairs ({box})", leave=False, disable=not progress):
-        i, j = pairs[s : s + chunk, 0], pairs[s : s + chunk, 1]
-        d, b = paired_distances(model, patches[i].to(device), ref_maps[j].to(device), box, comparison, anchor_t[i].to(device))
+        i, j = pairs[s : s + chunk, 0].to(device), ref_index[s : s + chunk]
+        d, b = paired_distances(model, patches[i], refs[j].to(device), box, comparison, anchor_t[i])
         out[s : s + chunk] = d.cpu()
         if boxes is not None:
             boxes[s : s + chunk] = b.cpu()
