@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     loss_cfg = variant_loss(recipe, args.variant, (recipe.lam_cyc, recipe.lam_tri))
     train_ppcl(model, data.train, recipe.epochs, args.out, p=recipe.p, k=recipe.k, lr=recipe.lr,
                weight_decay=recipe.weight_decay, warmup_epochs=recipe.warmup_epochs, loss_cfg=loss_cfg, seed=args.seed,
-               erase=recipe.erase, device=device, rank=rank, world_size=world, ddp=world > 1, progress=rank == 0)
+               erase=recipe.erase, num_workers=recipe.workers, device=device, rank=rank, world_size=world, ddp=world > 1, progress=rank == 0)
     checksum = sum(float(p.detach().double().sum()) for p in model.parameters())
     print(f"rank {rank}/{world} finished: parameter checksum {checksum:.10e}", flush=True)
     dist.barrier()

@@ -43,6 +43,7 @@ class GLRecRecipe:
     weight_decay: float = 5e-4
     partial_share: float = 0.5  # share of each batch cropped to a partial view (the rest stay holistic)
     area: tuple[float, float] = (0.3, 0.8)  # visible-area ratio of the simulated crops
+    workers: int = 0  # DataLoader worker processes (0: load in the main process); seeds the augmentation, so part of the model's key
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class PPCLRecipe(PPCLLossConfig):
     weight_decay: float = 5e-4
     warmup_epochs: int = 10
     erase: float = 0.5  # random-erasing probability
+    workers: int = 0  # DataLoader worker processes (0: load in the main process); seeds the augmentation, so part of the model's key
     n_val_ids: int = 50  # training identities held out for validation (model selection)
     validate_from: float = 0.0  # validate (and keep the best of) the epochs from this fraction of the schedule on
     val_queries_per_id: int = 4

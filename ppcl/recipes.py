@@ -170,7 +170,7 @@ def train_glrec(run, progress: bool = True, domain: str = "reid") -> tuple[GLRec
     model = GLRec(recipe.model, imagenet=recipe.imagenet, weights=recipe.weights)
     history = pretrain_glrec(model, train, recipe.epochs, folder / "train.pt", batch_size=recipe.batch_size, lr=recipe.lr,
                              weight_decay=recipe.weight_decay, partial_share=recipe.partial_share, area=recipe.area,
-                             seed=run.profile.seed, device=run.device, progress=progress)
+                             seed=run.profile.seed, num_workers=recipe.workers, device=run.device, progress=progress)
     _record(run, _name(domain, "glrec"), key, folder / "train.pt", {"seed": run.profile.seed})
     return model.to("cpu").eval(), history
 
@@ -282,8 +282,8 @@ def train_variant(run, variant: str, seed: int, progress: bool = True, *, domain
     glrec = glrec_for(run, domain)
     epochs = recipe.epochs if epochs is None else epochs
     training = {f: getattr(recipe, f) for f in ("backbone", "crloc", "imagenet", "weights", "p", "k", "lr",
-                                                 "weight_decay", "warmup_epochs", "erase", "n_val_ids", "val_queries_per_id",
-                                                 "validate_from")}
+                                                 "weight_decay", "warmup_epochs", "erase", "workers", "n_val_ids",
+                                                 "val_queries_per_id", "validate_from")}
     training["epochs"] = epochs
     key = model_key(what=_name(domain, "ppcl"), training=training, loss=loss_cfg, seed=seed, glrec=glrec_key(run, domain),
                     data=data_identity(run.root, train), code=code_version())
@@ -306,7 +306,7 @@ def train_variant(run, variant: str, seed: int, progress: bool = True, *, domain
     best = folder / "best.pt"
     history = train_ppcl(model, train, epochs, folder / "train.pt", p=recipe.p, k=recipe.k, lr=recipe.lr,
                          weight_decay=recipe.weight_decay, warmup_epochs=min(recipe.warmup_epochs, epochs - 1), loss_cfg=loss_cfg,
-                         seed=seed, erase=recipe.erase, device=run.device, progress=progress,
+                         seed=seed, erase=recipe.erase, num_workers=recipe.workers, device=run.device, progress=progress,
                          on_epoch_end=validation_callback(model, val, method, best, run.device,
                                                           first=int(recipe.validate_from * (epochs - 1))))
     if best.is_file():
