@@ -14,6 +14,8 @@
     FLOP/s, so the distance to the FLOP floor is visible.
 (b) +R+L top-K as the gallery grows: its time must grow linearly with the gallery.
 (c) one PPCL training step (Algorithm 1) against one plain re-ID step on the same batch.
+(l) the training loader: an epoch of PK batches with the profile's augmentation (images preloaded,
+    Market-sized 128x64 JPEGs) per number of worker processes, worker start-up included.
 (r) ppcl.evaluate.rank at Market size (3,368 x 15,913, cameras on) against a bare argsort of the
     same matrix (any sort-based evaluation costs at least that).
 
@@ -178,6 +180,40 @@ def case_step(m, profile, device, plain: bool) -> dict:
     return timed(step, device, min_reps=5, max_reps=10)
 
 
+def case_loader(profile, workers=(0, 4, 8), n_batches=20) -> dict:
+    """(l): milliseconds per PK batch over one epoch of ``n_batches`` (worker start-up included, as
+    :func:`ppcl.train.fit` pays it each epoch), for each number of DataLoader worker processes."""
+    import tempfile
+
+    import numpy as np
+    from PIL import Image
+    from torch.utils.data import DataLoader
+
+    from ppcl.data.common import Record
+    from ppcl.data.datasets import ImageDataset
+    from ppcl.data.samplers import PKSampler
+    from ppcl.data.transforms import reid_train_transform
+
+    r = profile.ppcl
+    rng = np.random.default_rng(0)
+    out = {}
+    with tempfile.TemporaryDirectory() as d:
+        records = []
+        for pid in range(n_batches * r.p):
+            for i in range(r.k):
+                path = Path(d) / f"{pid:05d}_{i}.jpg"
+                Image.fromarray(rng.integers(0, 256, (128, 64, 3), dtype=np.uint8)).save(path)
+                records.append(Record(str(path), pid, None))
+        ds = ImageDataset(records, reid_train_transform(r.backbone.input_size, erase=r.erase), preload=True)
+        for w in workers:
+            def epoch():
+                for _ in DataLoader(ds, batch_sampler=PKSampler(ds.pids, r.p, r.k, seed=0), num_workers=w):
+                    pass
+            t = timed(epoch, torch.device("cpu"), min_reps=2, max_reps=3)
+            out[w] = {k: v / n_batches if k != "runs" else v for k, v in t.items()}
+    return out
+
+
 def case_rank(nq=3368, ng=15913) -> dict:
     """(r): rank() at Market size with cameras, against a bare argsort of the same matrix."""
     g = torch.Generator().manual_seed(0)
@@ -220,7 +256,7 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--topk", type=int, default=20)
     ap.add_argument("--run", type=Path, help="a finished run folder: trained rank-1 (full vs top-K) and the main job's times")
-    ap.add_argument("--skip", default="", help="comma-separated cases to skip: a,s,b,c,r")
+    ap.add_argument("--skip", default="", help="comma-separated cases to skip: a,s,b,c,l,r")
     ap.add_argument("--reps", type=int, default=5, help="timed repetitions per case at least (1-2 for the paper networks on a CPU)")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args(argv)
@@ -265,6 +301,11 @@ def main(argv=None) -> int:
         res["step"] = {"plain": plain, "ppcl": full}
         print(f"(c) training step, batch {profile.ppcl.p} x {profile.ppcl.k}: plain re-ID {plain['min']:.3f} s, "
               f"PPCL (Algorithm 1) {full['min']:.3f} s: {full['min'] / plain['min']:.2f}x (floor 2x: two backbone passes)\n")
+    if "l" not in skip:
+        ld = res["loader"] = case_loader(profile)
+        print(f"(l) training loader, PK {profile.ppcl.p} x {profile.ppcl.k} at {profile.ppcl.backbone.input_size[0]}x"
+              f"{profile.ppcl.backbone.input_size[1]}, one epoch of 20 batches: "
+              + ", ".join(f"{w} workers {1000 * v['min']:.1f} ms" for w, v in ld.items()) + " per batch\n")
     if "r" not in skip:
         r = res["rank"] = case_rank()
         print(f"(r) rank() at Market size (3,368 x 15,913, cameras on): {r['rank']['min']:.2f} s; a bare argsort of the "

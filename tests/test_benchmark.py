@@ -25,4 +25,6 @@ def test_the_benchmark_runs_and_counts_work_in_the_methods_order(tmp_path, capsy
     assert stages["locator (3 conv + FC)"]["gflop"] > 0 and stages["correlation (Eq. 8)"]["gflop"] > 0
     # The stages add up to the +R+L pass's FLOPs (the same work, counted in parts).
     assert abs(sum(s["gflop"] for s in stages.values()) - g["+R+L every pair"]) <= 0.02 * g["+R+L every pair"]
+    loader = res["loader"]  # (l): one epoch per worker count, milliseconds per batch
+    assert list(loader) == ["0", "4", "8"] and all(v["min"] > 0 and v["runs"] >= 2 for v in loader.values())
     assert "floor" in capsys.readouterr().out
