@@ -8,25 +8,19 @@ import pytest
 import torch
 
 from ppcl.algorithm import PPCLLossConfig, train_ppcl
-from ppcl.data.common import Record
 from ppcl.evaluate.engine import distance_matrix, encode
 from ppcl.evaluate.validation import validation_set
 from ppcl.recipes import validation_callback
 
-from tests.fixtures import write_jpeg
 from tests.test_ppcl import tiny_ppcl
+from tests.test_validation import _records
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 CUDA = torch.device("cuda")
 
 
-def _records(folder, n_ids: int, per_id: int) -> list[Record]:
-    return [Record(str(write_jpeg(folder / f"{pid:04d}_{i}.jpg", pid * 7 + i)), pid, None)
-            for pid in range(n_ids) for i in range(per_id)]
-
-
 def test_training_on_the_gpu_survives_its_validation_callback(tmp_path):
-    train, held = _records(tmp_path, 4, 4), _records(tmp_path / "val", 3, 3)
+    train, held = _records(tmp_path, dict.fromkeys(range(4), 4)), _records(tmp_path / "val", dict.fromkeys(range(3), 3))
     val = validation_set(held, (32, 16), seed=0, queries_per_id=2)
     model = tiny_ppcl(num_classes=4)
     history = train_ppcl(model, train, 2, tmp_path / "train.pt", p=2, k=2, loss_cfg=PPCLLossConfig(), device=CUDA,
