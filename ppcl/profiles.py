@@ -153,6 +153,10 @@ class Profile:
             raise ValueError(f"source: expected 'synthetic' or 'real'; found {self.source!r}")
         if self.n_seeds < 1:
             raise ValueError(f"n_seeds: expected at least 1; found {self.n_seeds}")
+        for key, recipe in (("glrec", self.glrec), ("ppcl", self.ppcl), ("faces", self.faces), ("faces.glrec", self.faces.glrec)):
+            if recipe.workers < 0:
+                raise ValueError(f"{key}.workers: expected 0 (load in the main process) or more DataLoader processes; "
+                                 f"found {recipe.workers}")
         if self.source == "synthetic":
             from .data.sources import synthetic_config
 

@@ -51,6 +51,10 @@ def test_every_documented_option_is_reachable_and_a_typo_is_refused(capsys, tmp_
         load_profile("smoke", parse_overrides(["ppcl.epoch=2"]))
     with pytest.raises(ValueError, match=r"ppcl\.epochs: expected an integer; found 'x'"):
         load_profile("smoke", parse_overrides(['ppcl.epochs="x"']))
+    assert load_profile("smoke", parse_overrides(["faces.glrec.workers=2"])).faces.glrec.workers == 2
+    for key in ("glrec", "ppcl", "faces", "faces.glrec"):  # refused before anything runs, naming the key
+        with pytest.raises(ValueError, match=rf"^{key}\.workers: expected 0 .* found -1$"):
+            load_profile("smoke", parse_overrides([f"{key}.workers=-1"]))
     with pytest.raises(SystemExit):
         main(["--profile", "smoke", "--out", str(tmp_path), "--set", "sed=1"])
     assert "found no field 'sed'" in capsys.readouterr().err
