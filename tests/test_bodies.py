@@ -149,12 +149,15 @@ def test_box_statistics(tiny):
     for col in ("dataset", "split", "source", "box", "box_iou", "height", "top", "centre_offset", "aspect",
                 "head_cut", "feet_cut"):
         assert col in df.columns, col
-    assert set(df.dataset) == {"market1501", "partial_reid", "partial_ilids"}
+    assert set(df.dataset) == {"market1501", "partial_reid", "partial_ilids", "partial_reid_large", "partial_ilids_large"}
+    assert not df.path.str.startswith("large/").any() or set(df[df.path.str.startswith("large/")].dataset) == {
+        "partial_reid_large", "partial_ilids_large"}
     assert set(df[df.dataset == "market1501"].split) == {"bounding_box_train", "query", "bounding_box_test"}
     det = df[df.box == "detector"]
     assert len(det) > 10 and (det.box_iou >= TINY.min_box_iou).all()
     assert (df[df.split == "query"].box_iou == 1.0).all()
-    assert df.source.sum() == TINY.n_partial_reid_ids * TINY.partial_reid_images_per_id + TINY.n_ilids_ids
+    assert df.source.sum() == ((TINY.n_partial_reid_ids + TINY.n_partial_reid_ids_large) * TINY.partial_reid_images_per_id
+                               + TINY.n_ilids_ids + TINY.n_ilids_ids_large)
     people = df[df.box != "none"]
     assert people.height.between(0.3, 3).all() and people.aspect.between(0.3, 3).all()
     assert df[df.box == "none"].height.isna().all()

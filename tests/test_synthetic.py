@@ -253,9 +253,11 @@ def test_partial_images_paste_back_onto_their_source(smoke):
     meta = S.load_meta(smoke)
     recs = meta["partial"]
     cfg = S.SMOKE
-    assert len(recs) == cfg.n_partial_reid_ids * cfg.partial_reid_images_per_id + cfg.n_ilids_ids
+    assert len(recs) == ((cfg.n_partial_reid_ids + cfg.n_partial_reid_ids_large) * cfg.partial_reid_images_per_id
+                         + cfg.n_ilids_ids + cfg.n_ilids_ids_large)
     assert {r["path"] for r in recs} == {
-        str(p.relative_to(smoke)) for d in ("Partial-REID_Dataset/partial_body_images", "Partial_iLIDS/Probe")
+        str(p.relative_to(smoke)) for d in ("Partial-REID_Dataset/partial_body_images", "Partial_iLIDS/Probe",
+                                            "large/Partial-REID_Dataset/partial_body_images", "large/Partial_iLIDS/Probe")
         for p in (smoke / d).iterdir()}
     errs, wrong = [], []
     for r in recs:
@@ -284,7 +286,7 @@ def test_partial_images_paste_back_onto_their_source(smoke):
                           mode="nearest")[0, 0].numpy() > 0.5)
         wrong.append(np.abs(back_off[m] - src[m]).mean())
     errs, wrong = np.array(errs), np.array(wrong)
-    assert errs.max() < 9.0, errs  # JPEG at quality 90 of noisy images
+    assert errs.max() < 11.0, errs  # JPEG at quality 90 of noisy images (the larger draws add the worst cases)
     assert (wrong > 1.5 * errs).all() and wrong.mean() > 3 * errs.mean(), (errs, wrong)
 
 
@@ -499,9 +501,10 @@ def test_aligned_mode_renders_version_1_images_and_the_box_stream_is_separate(tm
 
 def test_bodies_cover_every_image(smoke):
     bodies = S.load_meta(smoke)["bodies"]
-    expected = {str(p.relative_to(smoke)) for d in [f"{S.MARKET_DIR}/{f}" for f in MARKET_TREE] + [
-        f"{S.PREID_DIR}/whole_body_images", f"{S.PREID_DIR}/occluded_body_images", f"{S.ILIDS_DIR}/Gallery"]
-        for p in (smoke / d).iterdir()}
+    holistic = [f"{pre}{d}" for pre in ("", f"{S.LARGE_DIR}/")
+                for d in (f"{S.PREID_DIR}/whole_body_images", f"{S.PREID_DIR}/occluded_body_images", f"{S.ILIDS_DIR}/Gallery")]
+    expected = {str(p.relative_to(smoke)) for d in [f"{S.MARKET_DIR}/{f}" for f in MARKET_TREE] + holistic
+                for p in (smoke / d).iterdir()}
     expected |= {str(p.relative_to(smoke)) for p in (smoke / S.SOURCES_DIR).rglob("*.png")}
     assert set(bodies) == expected
     assert {r["source"] for r in S.load_meta(smoke)["partial"]} <= set(bodies)

@@ -143,8 +143,12 @@ def _split_of(rel: str, datasets: dict[str, str]) -> tuple[str, str, bool]:
     source = parts[0] == "partial_sources"
     if source:
         parts = parts[1:]
-    names = {folder: name for name, folder in datasets.items()}
-    return names.get(parts[0], parts[0]), parts[1] if len(parts) > 2 else "", source
+    path = "/".join(parts)
+    for name, folder in sorted(datasets.items(), key=lambda kv: -len(kv[1])):  # large/Partial-REID_Dataset first
+        if path.startswith(f"{folder}/"):
+            rest = path[len(folder) + 1 :].split("/")
+            return name, rest[0] if len(rest) > 1 else "", source
+    return parts[0], parts[1] if len(parts) > 2 else "", source
 
 
 def box_statistics(root: str | Path):

@@ -14,6 +14,7 @@ from .readers import PUBLISHED_COUNTS, load, observed_counts
 from .synthetic import PRESETS, SyntheticConfig, ensure_synthetic
 
 DATASETS = ("market1501", "partial_reid", "partial_ilids", "lfw", "casia_webface")
+LARGE = {"partial_reid_large": "partial_reid", "partial_ilids_large": "partial_ilids"}  # the synthetic larger draws
 
 
 def dataset_root(source: str, data_root: str | Path | None = None, cache_dir: str | Path | None = None,
@@ -43,7 +44,29 @@ def synthetic_config(spec: dict) -> SyntheticConfig:
 
 
 def load_datasets(root: str | Path, names=DATASETS) -> dict[str, ReIDData | FaceData]:
-    return {n: load(n, root) for n in names}
+    """Each dataset in ``names`` through its reader; ``partial_reid_large`` / ``partial_ilids_large``
+    are the kit's larger synthetic draws, read by the same readers from ``root/large``."""
+    from .synthetic.config import LARGE_DIR
+
+    out = {}
+    for n in names:
+        if n in LARGE:
+            folder = Path(root) / LARGE_DIR
+            if not folder.is_dir():
+                raise FileNotFoundError(f"{folder}: expected the kit's larger synthetic draw of {LARGE[n]} "
+                                        "(generated with the synthetic sets); found no such folder (real data has none)")
+            out[n] = load(LARGE[n], folder)
+        else:
+            out[n] = load(n, root)
+    return out
+
+
+def verdict_sets(source: str) -> dict[str, str]:
+    """The test sets the kit's verdicts are read on, ``{name in the tables: dataset to load}``: the
+    larger synthetic draws for synthetic data, the real sets themselves for real data."""
+    if source == "synthetic":
+        return {"partial_reid": "partial_reid_large", "partial_ilids": "partial_ilids_large"}
+    return {"partial_reid": "partial_reid", "partial_ilids": "partial_ilids"}
 
 
 def counts_table(datasets: dict[str, ReIDData | FaceData]):

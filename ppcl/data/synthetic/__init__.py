@@ -76,6 +76,7 @@ from .config import (
     DETECTION_MODES,
     GENERATOR_VERSION,
     ILIDS_DIR,
+    LARGE_DIR,
     MARKET_DIR,
     META_NAME,
     PARTIAL_SIDES,
@@ -109,7 +110,7 @@ from .streams import SPLIT_CODES, box_rng, image_rng
 from .writers import run_job
 
 __all__ = [
-    "DETECTION_MODES", "GENERATOR_VERSION", "ILIDS_DIR", "MARKET_DIR", "META_NAME", "OCCLUDERS", "PARTIAL_SIDES", "PREID_DIR",
+    "DETECTION_MODES", "GENERATOR_VERSION", "ILIDS_DIR", "LARGE_DIR", "MARKET_DIR", "META_NAME", "OCCLUDERS", "PARTIAL_SIDES", "PREID_DIR",
     "PRESETS", "SCENES", "SMOKE", "SOURCES_DIR", "SPLIT_CODES", "SYNTHETIC", "VIEWS",
     "Camera", "CasiaJob", "Context", "FaceIdentity", "LfwJob", "MarketExtraJob", "MarketIdJob", "PartialIlidsJob",
     "PartialReidJob", "PersonIdentity", "Placement", "Pose", "Raster", "Skeleton", "SyntheticConfig",

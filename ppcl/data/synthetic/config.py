@@ -10,12 +10,13 @@ import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-GENERATOR_VERSION = 2  # 2: detector boxes (``detection``), body frames in the meta
+GENERATOR_VERSION = 3  # 2: detector boxes (``detection``), body frames in the meta; 3: the larger test draws
 META_NAME = "synthetic_meta.json"
 SOURCES_DIR = "partial_sources"
 MARKET_DIR = "Market-1501-v15.09.15"
 PREID_DIR = "Partial-REID_Dataset"
 ILIDS_DIR = "Partial_iLIDS"
+LARGE_DIR = "large"  # the larger Partial-REID / Partial-iLIDS draws, each in its real layout below it
 LFW_DIR = "lfw"
 LFW_PAIRS = "pairs.txt"
 CASIA_DIR = "CASIA-WebFace"
@@ -41,6 +42,11 @@ class SyntheticConfig:
       loose boxes with background, tight ones cutting the head or the feet, stretched people);
     * centre ``P's centre + (N(0, box_shift[0]), N(0, box_shift[1]))``;
     * redrawn while ``IoU(D, P) < min_box_iou`` (Market's "good" rule: 0.5).
+
+    **Larger test draws.** Besides the real-size Partial-REID (60 ids) and Partial-iLIDS (119)
+    sets, ``n_partial_reid_ids_large`` and ``n_ilids_ids_large`` other people (three times as
+    many by default) are drawn the same way into ``large/`` in the same layouts: the real-size
+    sets give the paper-style Tables 2 and 3, the larger ones the kit's verdicts.
 
     The image is D resized to ``person_size``. With the defaults IoU(D, P) spreads over
     [0.5, 1] (5 / 50 / 95 % quantiles 0.61 / 0.75 / 0.88, a quarter below 0.7), the person's
@@ -77,6 +83,9 @@ class SyntheticConfig:
     partial_area: tuple[float, float] = (0.3, 0.8)
     partial_reid_sides: tuple[str, ...] = ("top", "bottom", "left", "right", "free")
     ilids_sides: tuple[str, ...] = ("top", "top", "top", "left", "right", "free")
+    # Larger draws of the same two test sets, other people (the kit's verdicts are read on them)
+    n_partial_reid_ids_large: int = 180
+    n_ilids_ids_large: int = 357
     # Faces: CASIA-WebFace style training ids, LFW style test ids
     n_face_train_ids: int = 300
     face_images_per_train_id: tuple[int, int] = (6, 14)
@@ -115,7 +124,7 @@ class SyntheticConfig:
         lo, hi = self.partial_area
         if not 0 < lo <= hi <= 1:
             raise ValueError(f"partial_area must satisfy 0 < lo <= hi <= 1; got {self.partial_area}")
-        if self.n_partial_reid_ids > 999 or self.n_ilids_ids > 999:
+        if max(self.n_partial_reid_ids, self.n_ilids_ids, self.n_partial_reid_ids_large, self.n_ilids_ids_large) > 999:
             raise ValueError("Partial-REID / Partial-iLIDS ids are 3-digit: at most 999")
         if self.n_train_ids + self.n_test_ids > 9999:
             raise ValueError("Market-1501 ids are 4-digit: n_train_ids + n_test_ids must be <= 9999")
@@ -150,6 +159,8 @@ SMOKE = SyntheticConfig(
     n_partial_reid_ids=6,
     partial_reid_images_per_id=2,
     n_ilids_ids=6,
+    n_partial_reid_ids_large=8,
+    n_ilids_ids_large=10,
     n_face_train_ids=8,
     face_images_per_train_id=(3, 4),
     n_lfw_ids=12,

@@ -24,6 +24,7 @@ from .config import (
     CASIA_DIR,
     GENERATOR_VERSION,
     ILIDS_DIR,
+    LARGE_DIR,
     LFW_DIR,
     LFW_PAIRS,
     MARKET_DIR,
@@ -82,18 +83,18 @@ def _start_method() -> str:
 def write_lists_and_pairs(ctx: Context) -> int:
     """Partial-iLIDS list files and LFW pairs.txt; returns the number of files written."""
     cfg, root = ctx.cfg, ctx.root
-    ilids = root / ILIDS_DIR
-    ilids.mkdir(parents=True, exist_ok=True)
-    for lst, folder in (("Probe.txt", "Probe"), ("Gallery.txt", "Gallery")):
-        lines = [f"{folder}/{pid:03d}.jpg" for pid in range(1, cfg.n_ilids_ids + 1)]
-        (ilids / lst).write_text("".join(line + "\n" for line in lines))
+    for ilids, n_ids in ((root / ILIDS_DIR, cfg.n_ilids_ids), (root / LARGE_DIR / ILIDS_DIR, cfg.n_ilids_ids_large)):
+        ilids.mkdir(parents=True, exist_ok=True)
+        for lst, folder in (("Probe.txt", "Probe"), ("Gallery.txt", "Gallery")):
+            lines = [f"{folder}/{pid:03d}.jpg" for pid in range(1, n_ids + 1)]
+            (ilids / lst).write_text("".join(line + "\n" for line in lines))
     rng = stream(cfg.seed, "layout", 4)
     per_fold, folds = lfw_pairs(rng, ctx.lfw_names, ctx.lfw_counts, cfg.lfw_folds, cfg.lfw_pairs_per_fold)
     out = [f"{cfg.lfw_folds}\t{per_fold}"]
     for fold in folds:
         out += ["\t".join(str(x) for x in row) for row in fold]
     (root / LFW_PAIRS).write_text("\n".join(out) + "\n")
-    return 3
+    return 5
 
 
 BODY_CONVENTION = (
@@ -119,6 +120,8 @@ def meta(ctx: Context, partial: list[dict], bodies: dict[str, dict], n_files: in
             "market1501": MARKET_DIR,
             "partial_reid": PREID_DIR,
             "partial_ilids": ILIDS_DIR,
+            "partial_reid_large": f"{LARGE_DIR}/{PREID_DIR}",
+            "partial_ilids_large": f"{LARGE_DIR}/{ILIDS_DIR}",
             "lfw": LFW_DIR,
             "lfw_pairs": LFW_PAIRS,
             "casia_webface": CASIA_DIR,
@@ -133,6 +136,8 @@ def meta(ctx: Context, partial: list[dict], bodies: dict[str, dict], n_files: in
             "market_test": ids("market_test", ctx.test_pids),
             "partial_reid": ids("partial_reid", range(1, cfg.n_partial_reid_ids + 1)),
             "partial_ilids": ids("partial_ilids", range(1, cfg.n_ilids_ids + 1)),
+            "partial_reid_large": ids("partial_reid_large", range(1, cfg.n_partial_reid_ids_large + 1)),
+            "partial_ilids_large": ids("partial_ilids_large", range(1, cfg.n_ilids_ids_large + 1)),
             "casia_webface": {f"{i:07d}": f.to_dict() for i, f in zip(ctx.casia_ids, ctx.faces["casia"])},
             "lfw": {n: f.to_dict() for n, f in zip(ctx.lfw_names, ctx.faces["lfw"])},
         },

@@ -27,7 +27,8 @@ ILIDS_CAMERAS = 3
 PREID_SCENES = ("park", "plaza", "building")
 ILIDS_SCENES = ("indoor",)
 EXTRA_BATCH = 8  # distractor / junk boxes per job
-PERSON_POOLS = ("market_train", "market_test", "partial_reid", "partial_ilids", "market_distractor")
+PERSON_POOLS = ("market_train", "market_test", "partial_reid", "partial_ilids", "market_distractor",
+                "partial_reid_large", "partial_ilids_large")  # appended last: the earlier pools stay as they were
 
 
 @dataclass
@@ -51,7 +52,8 @@ def build_context(cfg: SyntheticConfig, root: Path) -> Context:
     n_tr, n_te = cfg.n_train_ids, cfg.n_test_ids
     perm = stream(cfg.seed, "layout", 0).permutation(n_tr + n_te) + 1
     train_pids, test_pids = sorted(int(p) for p in perm[:n_tr]), sorted(int(p) for p in perm[n_tr:])
-    sizes = (n_tr, n_te, cfg.n_partial_reid_ids, cfg.n_ilids_ids, cfg.n_distractors)
+    sizes = (n_tr, n_te, cfg.n_partial_reid_ids, cfg.n_ilids_ids, cfg.n_distractors, cfg.n_partial_reid_ids_large,
+             cfg.n_ilids_ids_large)
     persons = dict(zip(PERSON_POOLS, person_pools(cfg.seed, sizes)))
     casia, lfw = face_pools(cfg.seed, [cfg.n_face_train_ids, cfg.n_lfw_ids])
     lr = stream(cfg.seed, "layout", 1)
@@ -111,16 +113,20 @@ class MarketExtraJob:
 
 @dataclass(frozen=True)
 class PartialReidJob:
-    """Whole, partial and occluded images of the Partial-REID id ``k + 1``."""
+    """Whole, partial and occluded images of the Partial-REID id ``k + 1`` (of the larger draw
+    under ``large/`` when ``large``)."""
 
     k: int
+    large: bool = False
 
 
 @dataclass(frozen=True)
 class PartialIlidsJob:
-    """Gallery image and partial probe of the Partial-iLIDS id ``k + 1``."""
+    """Gallery image and partial probe of the Partial-iLIDS id ``k + 1`` (of the larger draw
+    under ``large/`` when ``large``)."""
 
     k: int
+    large: bool = False
 
 
 @dataclass(frozen=True)
@@ -216,6 +222,8 @@ def make_jobs(ctx: Context) -> list[Job]:
         jobs.append(MarketExtraJob(tuple(extra[start:start + EXTRA_BATCH])))
     jobs += [PartialReidJob(k) for k in range(cfg.n_partial_reid_ids)]
     jobs += [PartialIlidsJob(k) for k in range(cfg.n_ilids_ids)]
+    jobs += [PartialReidJob(k, large=True) for k in range(cfg.n_partial_reid_ids_large)]
+    jobs += [PartialIlidsJob(k, large=True) for k in range(cfg.n_ilids_ids_large)]
     jobs += [CasiaJob(k) for k in range(cfg.n_face_train_ids)]
     jobs += [LfwJob(k) for k in range(cfg.n_lfw_ids)]
     return jobs

@@ -22,6 +22,11 @@ SPLIT_CODES: dict[str, int] = {
     "ilids_gallery": 10,
     "face_casia": 11,
     "face_lfw": 12,
+    "preid_whole_large": 13,  # the larger test draws (``large/``): streams of their own
+    "preid_partial_large": 14,
+    "preid_occluded_large": 15,
+    "ilids_probe_large": 16,
+    "ilids_gallery_large": 17,
     "layout": 20,
     "camera": 30,
     "identities": 40,

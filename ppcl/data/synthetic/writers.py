@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from ..partial import crop_pixels, sample_partial_t
-from .config import CASIA_DIR, ILIDS_DIR, LFW_DIR, MARKET_DIR, PREID_DIR, SOURCES_DIR
+from .config import CASIA_DIR, ILIDS_DIR, LARGE_DIR, LFW_DIR, MARKET_DIR, PREID_DIR, SOURCES_DIR
 from .detection import OCCLUDERS, Box, Placement, render_detection, sample_detection_box
 from .faces import render_face
 from .palettes import pick
@@ -134,35 +134,42 @@ def write_market_extra(ctx: Context, job: MarketExtraJob) -> JobResult:
     return len(job.boxes), [], bodies
 
 
+def _draw(large: bool) -> tuple[str, str]:
+    """``(folder prefix, name suffix)`` of the real-size draw or the larger one (``large/``)."""
+    return (f"{LARGE_DIR}/", "_large") if large else ("", "")
+
+
 def write_partial_reid(ctx: Context, job: PartialReidJob) -> JobResult:
     """Per image number: a whole-body image, a partial one cut from another view, an occluded one."""
     cfg, q, size = ctx.cfg, int(ctx.cfg.jpeg_quality), ctx.cfg.person_size
     pid = job.k + 1
-    ident = ctx.persons["partial_reid"][job.k]
+    where_to, suffix = _draw(job.large)
+    ident = ctx.persons[f"partial_reid{suffix}"][job.k]
     cams = ctx.cams["partial_reid"]
     records: list[dict] = []
     bodies = {}
+    folder = f"{where_to}{PREID_DIR}"
     for j in range(1, cfg.partial_reid_images_per_id + 1):
         name = f"{pid:03d}_{j:03d}.jpg"
-        rng = image_rng(cfg.seed, "preid_whole", pid, j)
-        box, kind, iou = framing(ctx, "preid_whole", pid, j, True)
+        rng = image_rng(cfg.seed, f"preid_whole{suffix}", pid, j)
+        box, kind, iou = framing(ctx, f"preid_whole{suffix}", pid, j, True)
         img, where = render_detection(ident, rng, cams[int(rng.integers(len(cams)))], size, box=box, avoid=ctx.avoid)
-        save_jpeg(img, ctx.root / PREID_DIR / "whole_body_images" / name, q)
-        bodies[f"{PREID_DIR}/whole_body_images/{name}"] = body_record(where, kind, iou)
-        rng = image_rng(cfg.seed, "preid_partial", pid, j)
-        box, kind, iou = framing(ctx, "preid_partial", pid, j, True)
+        save_jpeg(img, ctx.root / folder / "whole_body_images" / name, q)
+        bodies[f"{folder}/whole_body_images/{name}"] = body_record(where, kind, iou)
+        rng = image_rng(cfg.seed, f"preid_partial{suffix}", pid, j)
+        box, kind, iou = framing(ctx, f"preid_partial{suffix}", pid, j, True)
         src, where = render_detection(ident, rng, cams[int(rng.integers(len(cams)))], size, box=box, avoid=ctx.avoid)
-        rel = f"{PREID_DIR}/partial_body_images/{name}"
-        part, rec = partial_record(ctx, "partial_reid", rel, pid, src, rng, cfg.partial_reid_sides)
+        rel = f"{folder}/partial_body_images/{name}"
+        part, rec = partial_record(ctx, f"partial_reid{suffix}", rel, pid, src, rng, cfg.partial_reid_sides)
         save_jpeg(part, ctx.root / rel, q)
         records.append(rec)
         bodies[rec["source"]] = body_record(where, kind, iou)
-        rng = image_rng(cfg.seed, "preid_occluded", pid, j)
+        rng = image_rng(cfg.seed, f"preid_occluded{suffix}", pid, j)
         img, where = render_detection(ident, rng, cams[int(rng.integers(len(cams)))], size,
                                       occluder=pick(rng, PREID_OCCLUDERS),
                                       occluder_strength=float(rng.uniform(0.3, 0.6)), avoid=ctx.avoid)
-        save_jpeg(img, ctx.root / PREID_DIR / "occluded_body_images" / name, q)
-        bodies[f"{PREID_DIR}/occluded_body_images/{name}"] = body_record(where, "tight", 1.0)
+        save_jpeg(img, ctx.root / folder / "occluded_body_images" / name, q)
+        bodies[f"{folder}/occluded_body_images/{name}"] = body_record(where, "tight", 1.0)
     return 3 * cfg.partial_reid_images_per_id, records, bodies
 
 
@@ -170,20 +177,22 @@ def write_partial_ilids(ctx: Context, job: PartialIlidsJob) -> JobResult:
     """A gallery image (sometimes occluded) and a partial probe cut from another view."""
     cfg, q, size = ctx.cfg, int(ctx.cfg.jpeg_quality), ctx.cfg.person_size
     pid = job.k + 1
-    ident = ctx.persons["partial_ilids"][job.k]
+    where_to, suffix = _draw(job.large)
+    folder = f"{where_to}{ILIDS_DIR}"
+    ident = ctx.persons[f"partial_ilids{suffix}"][job.k]
     cams = ctx.cams["partial_ilids"]
-    rng = image_rng(cfg.seed, "ilids_gallery", pid, 0)
+    rng = image_rng(cfg.seed, f"ilids_gallery{suffix}", pid, 0)
     occ, strength = occluder_plan(rng, cfg.occluder_prob)
-    box, kind, iou = framing(ctx, "ilids_gallery", pid, 0, True)
+    box, kind, iou = framing(ctx, f"ilids_gallery{suffix}", pid, 0, True)
     img, where = render_detection(ident, rng, cams[int(rng.integers(len(cams)))], size, occluder=occ,
                                   occluder_strength=strength or None, box=box, avoid=ctx.avoid)
-    save_jpeg(img, ctx.root / ILIDS_DIR / "Gallery" / f"{pid:03d}.jpg", q)
-    bodies = {f"{ILIDS_DIR}/Gallery/{pid:03d}.jpg": body_record(where, kind, iou)}
-    rng = image_rng(cfg.seed, "ilids_probe", pid, 0)
-    box, kind, iou = framing(ctx, "ilids_probe", pid, 0, True)
+    save_jpeg(img, ctx.root / folder / "Gallery" / f"{pid:03d}.jpg", q)
+    bodies = {f"{folder}/Gallery/{pid:03d}.jpg": body_record(where, kind, iou)}
+    rng = image_rng(cfg.seed, f"ilids_probe{suffix}", pid, 0)
+    box, kind, iou = framing(ctx, f"ilids_probe{suffix}", pid, 0, True)
     src, where = render_detection(ident, rng, cams[int(rng.integers(len(cams)))], size, box=box, avoid=ctx.avoid)
-    rel = f"{ILIDS_DIR}/Probe/{pid:03d}.jpg"
-    part, rec = partial_record(ctx, "partial_ilids", rel, pid, src, rng, cfg.ilids_sides)
+    rel = f"{folder}/Probe/{pid:03d}.jpg"
+    part, rec = partial_record(ctx, f"partial_ilids{suffix}", rel, pid, src, rng, cfg.ilids_sides)
     save_jpeg(part, ctx.root / rel, q)
     bodies[rec["source"]] = body_record(where, kind, iou)
     return 2, [rec], bodies
