@@ -20,6 +20,24 @@ def test_region_weights_pool_exactly_what_a_cut_pools():
         assert torch.allclose(torch.einsum("nv,ncv->nc", w, h.flatten(2)), gap(crop(h, t, (4, 2))), atol=1e-5)
 
 
+def test_cell_and_region_weights_match_the_cut_with_boxes_past_the_border():
+    """The separable weights against crop's own sampling, boxes partly outside the map included
+    (border padding), on maps of several sizes and patches."""
+    from ppcl.evaluate.pairwise import cell_weights
+
+    g = torch.Generator().manual_seed(1)
+    for (mh, mw), (ph, pw) in (((8, 4), (4, 2)), ((16, 8), (8, 4)), ((7, 7), (7, 7)), ((5, 3), (2, 3))):
+        h = torch.randn(9, 3, mh, mw, generator=g)
+        s = 0.05 + 1.2 * torch.rand(9, 2, generator=g)
+        c = 2.4 * torch.rand(9, 2, generator=g) - 1.2
+        t = torch.cat([s, c], 1)
+        cut = crop(h, t, (ph, pw))
+        wc = cell_weights(t, (mh, mw), (ph, pw))
+        assert torch.allclose(torch.einsum("nuv,ncv->ncu", wc, h.flatten(2)), cut.flatten(2), atol=1e-5)
+        assert torch.allclose(torch.einsum("nv,ncv->nc", region_weights(t, (mh, mw), (ph, pw)), h.flatten(2)),
+                              gap(cut), atol=1e-5)
+
+
 def _encoded(model, n, seed):
     g = torch.Generator().manual_seed(seed)
     maps = torch.randn(n, model.backbone.channels, 8, 4, generator=g)

@@ -36,17 +36,43 @@ POOL_CHUNK = 1 << 22  # floats of cut regions pooled at once on the generic path
 REFS_ON_DEVICE = 2 << 30  # bytes: listed pairs copy their reference maps to an accelerator once when they fit (CUDA: a quarter of its free memory)
 
 
+def axis_weights(centre: Tensor, scale: Tensor, n_out: int, n_in: int) -> Tensor:
+    """Bilinear sampling along one axis, as :func:`ppcl.geometry.crop` does it (``align_corners=False``,
+    border padding): ``(N,)`` box centres and half-sizes in [-1, 1] units -> ``(N, n_out, n_in)``, the
+    weight with which each of ``n_out`` sample points reads each of ``n_in`` cells.
+
+    >>> axis_weights(torch.tensor([0.0]), torch.tensor([1.0]), 2, 4)  # halve 4 cells: each sample averages two
+    tensor([[[0.5000, 0.5000, 0.0000, 0.0000],
+             [0.0000, 0.0000, 0.5000, 0.5000]]])
+    """
+    g = (torch.arange(n_out, device=centre.device, dtype=centre.dtype) * 2 + 1) / n_out - 1
+    pix = (((centre[:, None] + scale[:, None] * g) + 1) * n_in - 1) / 2  # (N, n_out) cell coordinates
+    pix = pix.clamp(0, n_in - 1)  # border padding: a sample outside reads the edge cell
+    i0 = pix.floor().clamp(max=n_in - 1)
+    frac = pix - i0
+    w = torch.zeros(len(centre), n_out, n_in, device=centre.device, dtype=centre.dtype)
+    w.scatter_add_(2, i0.long()[..., None], (1 - frac)[..., None])
+    w.scatter_add_(2, (i0 + 1).clamp(max=n_in - 1).long()[..., None], frac[..., None])
+    return w
+
+
 def cell_weights(t: Tensor, map_size: tuple[int, int], patch_size: tuple[int, int]) -> Tensor:
     """``(N, 4)`` boxes -> ``(N, U, H*W)`` with ``crop(h, t, patch_size).flatten(2)[n] == h[n].flatten(1) @ w[n].T``
-    (U = patch cells, row-major): each cell of the cut region as a weighting of the map's cells."""
-    h, w = map_size
-    basis = torch.eye(h * w, dtype=t.dtype, device=t.device).view(1, h * w, h, w).expand(len(t), -1, -1, -1)
-    return crop(basis, t, patch_size).flatten(2).transpose(1, 2)
+    (U = patch cells, row-major): each cell of the cut region as a weighting of the map's cells
+    (bilinear sampling is separable: the outer product of the two axes' weights)."""
+    (h, w), (ph, pw) = map_size, patch_size
+    wy = axis_weights(t[:, 3], t[:, 1], ph, h)  # (N, ph, H)
+    wx = axis_weights(t[:, 2], t[:, 0], pw, w)  # (N, pw, W)
+    return torch.einsum("niy,njx->nijyx", wy, wx).reshape(len(t), ph * pw, h * w)
 
 
 def region_weights(t: Tensor, map_size: tuple[int, int], patch_size: tuple[int, int]) -> Tensor:
-    """``(N, 4)`` boxes -> ``(N, H*W)`` with ``gap(crop(h, t, patch_size)) == w @ h``: the pooled cut."""
-    return cell_weights(t, map_size, patch_size).mean(dim=1)
+    """``(N, 4)`` boxes -> ``(N, H*W)`` with ``gap(crop(h, t, patch_size)) == w @ h``: the pooled cut,
+    the outer product of each axis' mean sampling weights (``O(N (H + W))``, no map resampled)."""
+    (h, w), (ph, pw) = map_size, patch_size
+    wy = axis_weights(t[:, 3], t[:, 1], ph, h).mean(1)  # (N, H)
+    wx = axis_weights(t[:, 2], t[:, 0], pw, w).mean(1)  # (N, W)
+    return (wy[:, :, None] * wx[:, None, :]).reshape(len(t), h * w)
 
 
 def anchor_patches(model: PPCL, maps: Tensor, t: Tensor) -> Tensor:
@@ -75,13 +101,15 @@ def pool_regions(model: PPCL, refs: Tensor, ref_index: Tensor, boxes: Tensor, pa
 
 
 def block_distances(model: PPCL, patches: Tensor, refs: Tensor, box: str = "crloc", comparison: str = "pooled",
-                    anchor_t: Tensor | None = None, return_boxes: bool = False) -> tuple[Tensor, Tensor | None]:
+                    anchor_t: Tensor | None = None, return_boxes: bool = False,
+                    given: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
     """Distances ``(A, R)`` between anchor regions ``patches`` ``(A, C, ph, pw)`` and reference maps
     ``refs`` ``(R, C, H, W)``, every anchor against every reference.
 
     ``box="crloc"`` locates each anchor in each reference (Eqs. 8-9); ``box="fixed"`` uses the
-    anchor's own layout box ``anchor_t`` ``(A, 4)``. Returns the distances and, if asked, the
-    boxes ``(A, R, 4)``.
+    anchor's own layout box ``anchor_t`` ``(A, 4)``; ``box="given"`` takes one box per pair,
+    ``given`` ``(A, R, 4)`` (e.g. the true corresponding region, :mod:`ppcl.evaluate.localisation`).
+    Returns the distances and, if asked, the boxes ``(A, R, 4)``.
     """
     if comparison not in COMPARISONS:
         raise ValueError(f"comparison must be one of {COMPARISONS}; got {comparison!r}")
@@ -102,8 +130,13 @@ def block_distances(model: PPCL, patches: Tensor, refs: Tensor, box: str = "crlo
         if anchor_t is None:
             raise ValueError("box='fixed' needs the anchors' layout boxes anchor_t")
         boxes = anchor_t.to(refs.dtype).repeat_interleave(r, dim=0)
+    elif box == "given":
+        if given is None or tuple(given.shape) != (a, r, 4):
+            raise ValueError(f"box='given' needs one box per pair, given of shape {(a, r, 4)}; "
+                             f"found {None if given is None else tuple(given.shape)}")
+        boxes = given.to(refs.dtype).reshape(a * r, 4)
     else:
-        raise ValueError(f"box must be 'crloc' or 'fixed'; got {box!r}")
+        raise ValueError(f"box must be 'crloc', 'fixed' or 'given'; got {box!r}")
     if comparison == "pooled":
         if linear_pool(model):  # GAP: each region pooled through its sampling weights
             wts = region_weights(boxes, (h, w), (ph, pw)).view(a, r, v)  # (A, R, V)
@@ -126,8 +159,10 @@ def _block_size(u: int, v: int, refs: int, budget: int = 1 << 24) -> int:
 
 @torch.no_grad()
 def all_pairs(model: PPCL, anchor_maps: Tensor, anchor_t: Tensor, ref_maps: Tensor, box: str = "crloc",
-              comparison: str = "pooled", device: torch.device | str = "cpu", progress: bool = False) -> Tensor:
-    """``(A, R)`` region distances for every (anchor, reference) pair, in blocks of anchors."""
+              comparison: str = "pooled", device: torch.device | str = "cpu", progress: bool = False,
+              return_boxes: bool = False, given: Tensor | None = None) -> Tensor | tuple[Tensor, Tensor]:
+    """``(A, R)`` region distances for every (anchor, reference) pair, in blocks of anchors (and,
+    with ``return_boxes``, the reference boxes ``(A, R, 4)``); ``given`` as in :func:`block_distances`."""
     from tqdm.auto import tqdm
 
     model.eval()
@@ -137,11 +172,15 @@ def all_pairs(model: PPCL, anchor_maps: Tensor, anchor_t: Tensor, ref_maps: Tens
     step = _block_size(ph * pw, h * w, len(ref_maps))
     refs = ref_maps.to(device)
     out = torch.empty(len(patches), len(ref_maps))
+    boxes = torch.empty(len(patches), len(ref_maps), 4) if return_boxes else None
     for s in tqdm(range(0, len(patches), step), desc=f"pairs ({box})", leave=False, disable=not progress):
-        d, _ = block_distances(model, patches[s : s + step].to(device), refs, box, comparison,
-                               anchor_t[s : s + step].to(device))
+        d, b = block_distances(model, patches[s : s + step].to(device), refs, box, comparison,
+                               anchor_t[s : s + step].to(device), return_boxes,
+                               None if given is None else given[s : s + step].to(device))
         out[s : s + step] = d.cpu()
-    return out
+        if boxes is not None:
+            boxes[s : s + step] = b.cpu()
+    return (out, boxes) if return_boxes else out
 
 
 def paired_distances(model: PPCL, patches: Tensor, refs: Tensor, box: str = "crloc", comparison: str = "pooled",
