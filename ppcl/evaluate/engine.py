@@ -171,11 +171,14 @@ def distance_matrix(
     progress: bool = False,
     fuse: float = 0.0,
     comparison: str = "pooled",
+    boxes: dict | None = None,
 ) -> Tensor:
     """``(Q, G)`` distances for ``method``. For the region methods, ``anchor`` names the partial
     side (the query in Table 2, the gallery in Table 3), ``comparison`` how two regions are
     compared, and ``topk`` re-ranks only each query's top-K of the ``+R`` ranking (the rest keep
-    their order, behind them); ``+R+L+G`` adds ``fuse`` times the ``+R`` distance."""
+    their order, behind them); ``+R+L+G`` adds ``fuse`` times the ``+R`` distance. A ``boxes``
+    dict receives the reference boxes of every (anchor, reference) pair under ``"boxes"``
+    (``(A, R, 4)``, when every pair is scored)."""
     d0 = global_distance(query, gallery)
     if method not in PAIRWISE:
         return d0
@@ -186,8 +189,10 @@ def distance_matrix(
     a, r = (query, gallery) if anchor == "query" else (gallery, query)
     box = "fixed" if method == "+R+box" else "crloc"
     if topk is None or topk >= d0.shape[1]:
-        d = all_pairs(model, a.maps, a.t, r.maps, box, comparison, device, progress)
+        d, b = all_pairs(model, a.maps, a.t, r.maps, box, comparison, device, progress, return_boxes=True)
         out = d if anchor == "query" else d.T
+        if boxes is not None:
+            boxes["boxes"] = b
     else:
         gi = d0.topk(topk, dim=1, largest=False).indices.reshape(-1)
         qi = torch.arange(d0.shape[0]).repeat_interleave(topk)

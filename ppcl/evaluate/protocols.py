@@ -63,8 +63,10 @@ def evaluate_partial(
 
     Returns ``{method: {"query": rank(...), "gallery": rank(...), "distmat": (P, H) tensor,
     "encoded": (partial, holistic) Encoded, "seconds": {"encode", "distance"}}}`` where the
-    distance matrix is (partial, holistic). Feature maps are computed once per image and
-    shared between ``+R`` and ``+R+L`` and between the two directions.
+    distance matrix is (partial, holistic); the region methods scored on every pair also keep
+    ``"boxes"`` ``(P, H, 4)``, the reference region of each pair (CRLoc's, or the fixed box).
+    Feature maps are computed once per image and shared between ``+R`` and ``+R+L`` and between
+    the two directions.
     """
     import time
 
@@ -73,6 +75,7 @@ def evaluate_partial(
         raise ValueError("+R+L+G needs the fusion weight `fuse` (choose it on a validation split)")
     out: dict[str, dict] = {}
     region: Tensor | None = None  # +R+L's pairwise distances, shared with +R+L+G
+    region_boxes: dict = {}
     region_s = 0.0
     cache: dict[str, tuple[Encoded, Encoded, float]] = {}
     for m in methods:
@@ -87,15 +90,19 @@ def evaluate_partial(
         # The partial side anchors CRLoc in both directions; Table 3 transposes.
         if m in ("+R+L", "+R+L+G"):
             if region is None:
-                region = distance_matrix(model, part, whole, "+R+L", anchor="query", topk=topk, device=device, progress=progress)
+                region = distance_matrix(model, part, whole, "+R+L", anchor="query", topk=topk, device=device,
+                                         progress=progress, boxes=region_boxes)
                 region_s = time.perf_counter() - t0
                 t0 = time.perf_counter()
             d = region if m == "+R+L" else fuse_distances(region, global_distance(part, whole), fuse)
             dist_s = region_s + time.perf_counter() - t0
+            kept = region_boxes if m == "+R+L" else {}
         else:
-            d = distance_matrix(model, part, whole, m, anchor="query", topk=topk, device=device, progress=progress)
+            kept = {}
+            d = distance_matrix(model, part, whole, m, anchor="query", topk=topk, device=device, progress=progress,
+                                boxes=kept)
             dist_s = time.perf_counter() - t0
         out[m] = {"query": partial_rank(d, data.query, data.gallery, "query"),
                   "gallery": partial_rank(d, data.query, data.gallery, "gallery"), "distmat": d,
-                  "encoded": (part, whole), "seconds": {"encode": enc_s, "distance": dist_s}}
+                  "encoded": (part, whole), "seconds": {"encode": enc_s, "distance": dist_s}, **kept}
     return out

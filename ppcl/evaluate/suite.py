@@ -35,7 +35,8 @@ METHODS: tuple[Method, ...] = (
     Method("PPCL fixed box", "ppcl", "+R+box"),
     Method("PPCL + global (kit)", "ppcl", "+R+L+G"),
 )
-DATASETS = {"partial_reid": "Partial-REID", "partial_ilids": "Partial-iLIDS"}
+DATASETS = {"partial_reid": "Partial-REID", "partial_ilids": "Partial-iLIDS",
+            "partial_reid_large": "Partial-REID, larger draw", "partial_ilids_large": "Partial-iLIDS, larger draw"}
 DIRECTIONS = {"query": "partial as query", "gallery": "partial as gallery"}
 
 
@@ -60,6 +61,40 @@ def score_seed(models: dict[str, PPCL], data: dict[str, ReIDData], seed: int, me
                 rows.append({"dataset": DATASETS.get(ds, ds), "direction": direction, "method": m.label, "seed": seed,
                              **{k: res[k] for k in ("rank1", "rank3", "rank5", "rank10", "mAP")}})
                 per_query[(DATASETS.get(ds, ds), direction, m.label)] = res["per_query"]
+    return rows, per_query, raw
+
+
+def test_set_sizes(sets: dict[str, ReIDData], verdict: Sequence[str] = ()):
+    """One row per partial test set: ``set`` (its label), ``used for`` (the paper-style tables or
+    the kit's verdicts), ``identities``, ``partial images``, ``holistic images``."""
+    import pandas as pd
+
+    rows = []
+    for name, d in sets.items():
+        use = "Tables 2 and 3, and the verdicts" if name in verdict and name in ("partial_reid", "partial_ilids") else (
+            "the verdicts" if name in verdict else "Tables 2 and 3 (paper-style)")
+        rows.append({"set": DATASETS.get(name, name), "used for": use, "identities": len({r.pid for r in d.query}),
+                     "partial images": len(d.query), "holistic images": len(d.gallery)})
+    return pd.DataFrame(rows)
+
+
+def score_seeds(models: dict[tuple[str, int], PPCL], data: dict[str, ReIDData], seeds: Sequence[int],
+                methods: Sequence[Method] = METHODS, fuse: dict[int, float] | None = None, topk: int | None = None,
+                device="cpu", progress: bool = True) -> tuple[list[dict], dict, dict]:
+    """:func:`score_seed` for every seed in ``seeds`` (``models[(variant, seed)]``; ``fuse[seed]``
+    the fusion weight each seed chose on validation). Returns ``(rows, per_query, raw)``:
+    ``per_query[(dataset, direction, label)]`` a list over ``seeds`` in their order (what
+    :func:`ppcl.evaluate.compare.differences` takes), ``raw[seed]`` each seed's raw output."""
+    from tqdm.auto import tqdm
+
+    rows, per_query, raw = [], {}, {}
+    variants = dict.fromkeys(m.variant for m in methods)
+    for s in tqdm(seeds, desc=f"scoring {', '.join(data)}", disable=not progress):
+        r, pq, raw[s] = score_seed({v: models[(v, s)] for v in variants}, data, s, methods,
+                                   fuse=None if fuse is None else fuse[s], topk=topk, device=device)
+        rows += r
+        for k, v in pq.items():
+            per_query.setdefault(k, []).append(v)
     return rows, per_query, raw
 
 

@@ -265,9 +265,10 @@ def validation_curves(histories: dict[str, object], title: str = "validation ran
     return fig
 
 
-def differences_plot(diff, title: str = "rank-1 difference, paired 95% interval (points)"):
+def differences_plot(diff, title: str = "rank-1 difference, 95% interval over seeds and queries (points)"):
     """Forest plot of :func:`ppcl.evaluate.compare.differences`: one row per (setting, method vs
-    versus), the mean difference and its interval; the zero line is "no difference"."""
+    versus), the mean difference and its interval (the one that counts training); the zero line is
+    "no difference"."""
     labels = [f"{r.dataset}, {r.direction}: {r.method} − {r.versus}" for r in diff.itertuples()]
     fig, ax = plt.subplots(figsize=(6.5, 0.28 * len(labels) + 1.0))
     y = np.arange(len(labels))[::-1]
@@ -377,5 +378,35 @@ def box_distributions(stats, title: str = "where the person stands in the box"):
     axes[-1].axvline(0.5, color="0.3", ls="--", lw=1)
     axes[0].legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def localisation_plot(loc, title: str = "the localisation ruler: rank-1 by reference region (mean ± std over seeds)"):
+    """:func:`ppcl.evaluate.localisation.localisation_summary` as bars: one panel per (dataset,
+    direction), one bar per (network, region), the true region hatched (ground truth); each bar
+    labelled with the box's IoU with the true region on genuine pairs."""
+    settings = list(dict.fromkeys(zip(loc.dataset, loc.direction)))
+    cols = min(4, len(settings))
+    rows = -(-len(settings) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.8 * rows), squeeze=False)
+    for ax, (ds, direction) in zip(axes.flat, settings):
+        g = loc[(loc.dataset == ds) & (loc.direction == direction)]
+        x = np.arange(len(g))
+        colours = [RED if "CRLoc" in r else BLUE if "fixed" in r else GREEN if "true" in r else "0.6" for r in g.region]
+        bars = ax.bar(x, g.rank1_mean, yerr=g.rank1_std, color=colours, alpha=0.85, capsize=2)
+        for b, truth in zip(bars, g.ground_truth):
+            if truth:
+                b.set_hatch("//")
+        for xi, (r1, iou) in enumerate(zip(g.rank1_mean, g.iou_mean)):
+            if iou == iou:  # not NaN
+                ax.text(xi, r1 / 2, f"IoU {iou:.2f}", ha="center", va="center", rotation=90, fontsize=6)
+        ax.set_xticks(x)
+        ax.set_xticklabels([f"{r.split(' (')[0]}\n{n}" for r, n in zip(g.region, g.network)], fontsize=6, rotation=60)
+        ax.set_title(f"{ds}, partial {direction}", fontsize=8)
+        ax.set_ylabel("rank-1 (%)", fontsize=7)
+    for ax in list(axes.flat)[len(settings):]:
+        ax.axis("off")
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
