@@ -11,7 +11,8 @@ For a PK batch X of holistic images (labels for L_F):
 6. PP-Cycle (Eq. 11): the box of h_{y->x} against t, the region x^p came from;
 7. PP-Triplet (Eq. 12): anchor a, positive h_{x->y}, negative h_{y*} drawn inside h_y with
    IoU and containment below beta;
-8. L = L_F + lam_cyc * L_cyc + lam_tri * L_tri (Eqs. 6 and 13; L_R too if GLRec trains).
+8. L = L_F + lam_cyc * L_cyc + lam_tri * L_tri (Eqs. 6 and 13; L_R too if GLRec trains; the
+   kit's lam_loc * L_loc with known pairs, below).
 
 Every feature the losses compare is pooled by the backbone's own ``pool`` (GAP for the re-ID
 backbone, the GDC descriptor for the face backbone, :mod:`ppcl.models.backbone`), so the same
@@ -25,7 +26,8 @@ space as a holistic one. The baselines get the same budget through ``partial_inp
 * ``"rectify"`` — the partial views are GLRec's x^r (the +R recipe, and PPCL's);
 * ``"resize"`` — the partial views are the crops resized to the full input (the Resize recipe;
   Pad is evaluated on the same F);
-* ``None`` — holistic images only (a plain re-ID step, for the cost benchmark).
+* ``None`` — holistic images only (a plain re-ID step: the cost benchmark's, and the ``holistic``
+  variant, the paper's Resize baseline as it reads).
 
 ``lam_cyc = 0`` or ``lam_tri = 0`` gives the single-constraint ablations of Table 1a; both zero
 trains no CRLoc.
@@ -38,6 +40,19 @@ batch has K per identity) and, as in Eq. 4, in y; both located regions join L_F'
 cross-entropy and batch-hard triplet with the labels of the images they were cut from. The
 distance used at test time is then trained: a partial region is pulled toward the region CRLoc
 finds in a true match and pushed from the regions it finds in other people.
+
+**The kit's options on known pairs** (chosen on validation; all off is the paper). Nothing in
+Algorithm 1 tells CRLoc where the corresponding region of another image is: PP-Cycle only asks
+for a round trip, PP-Triplet for a region closer than a random one. A re-ID training set does
+give such pairs by construction (:mod:`ppcl.data.framing`): with ``known_pairs`` each image is
+framed twice, as two detections of one person would frame it (scaled, shifted, one of them
+mirrored); the partial view is cut from the first framing and the holistic image L_F sees is the
+second, so the region of the holistic image that shows the partial view, ``t_known``, is known
+(PP-Cycle's target becomes it; without ``known_pairs`` it is ``t_src`` as in the paper).
+``lam_loc`` weighs L_loc, the grid loss of CRLoc's box for (anchor, h_x) against ``t_known``;
+``known_region_id`` adds the pooled known region of h_x to L_F with its image's label, so the
+descriptor of a holistic image's *region*, which the region distance compares at test time, is
+trained (the +R control gets it too: it is an L_F term, not CRLoc's).
 
 **The kit's option ``crloc_trains_F``** (chosen on validation; on is the paper's joint training).
 Off, PP-Cycle and PP-Triplet are computed on detached feature maps: they train CRLoc (its boxes
@@ -55,11 +70,12 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from .data.datasets import ImageDataset
+from .data.framing import frame, map_region, sample_framings
 from .data.partial import SIDES, simulate_partial_batch
 from .data.samplers import PKSampler
 from .data.transforms import reid_train_transform
-from .geometry import grid_points
-from .losses import batch_hard_triplet, cross_entropy, glrec_loss, pp_cycle, pp_triplet, sample_negative_boxes
+from .geometry import box_to_t, grid_points, t_to_box
+from .losses import batch_hard_triplet, cross_entropy, glrec_loss, grid_loss, pp_cycle, pp_triplet, sample_negative_boxes
 from .models.ppcl import PPCL
 from .train import fit
 
@@ -83,6 +99,9 @@ class PPCLLossConfig:
     region_id: bool = False  # the kit's option: L_F also sees the regions CRLoc locates (see the module docstring)
     crloc_trains_F: bool = True  # False: PP-Cycle and PP-Triplet train CRLoc only; F learns from L_F (the kit's option)
     negatives: str = "log-uniform"  # PP-Triplet's negative boxes: "log-uniform" in scale, or "same-size" as the positive
+    known_pairs: bool = False  # the kit's option: the partial view and the holistic image are two framings of one image
+    lam_loc: float = 0.0  # the kit's option: weight of L_loc, CRLoc's box on a known pair against the known region
+    known_region_id: bool = False  # the kit's option: L_F also on the known corresponding region of the holistic image
 
 
 class PPCLObjective(nn.Module):
@@ -115,8 +134,16 @@ class PPCLObjective(nn.Module):
             h_x = model.backbone(x)
             g, labels = pool(h_x), pids
         else:
+            t_known = None  # where the partial view's content is in the holistic image x
+            if cfg.known_pairs:  # the kit's option: two detector-like framings of each image
+                f_a, flip_a = sample_framings(b, generator, device=x.device)
+                f_b, flip_b = sample_framings(b, generator, device=x.device)
+                x_src, x = frame(x, f_a, flip_a), frame(x, f_b, flip_b)
+            else:
+                x_src = x
             # Line 5: every image gets a partial view with known region t_src.
-            x_p, t_src, _, _ = simulate_partial_batch(x, generator, 1.0, cfg.area, cfg.sides)
+            x_p, t_src, _, _ = simulate_partial_batch(x_src, generator, 1.0, cfg.area, cfg.sides)
+            t_known = map_region(t_src, f_a, flip_a, f_b, flip_b) if cfg.known_pairs else t_src
             if cfg.partial_input == "rectify":  # line 6 (Eq. 2)
                 if cfg.train_glrec:
                     model.glrec.train()
@@ -134,6 +161,9 @@ class PPCLObjective(nn.Module):
             h_r, h_x = h[:b], h[b:]
             anchor = loc.cut(h_r, t_v.to(h_r.dtype))  # the partial view's own region
             g, labels = torch.cat([pool(anchor), pool(h_x)]), torch.cat([pids, pids])
+            t_in = inside_map(t_known, loc.cfg.min_scale).to(h_x.dtype)  # the known region, as a box CRLoc can give
+            if cfg.known_region_id:  # the kit's option: L_F on the holistic image's known corresponding region too
+                g, labels = torch.cat([g, pool(loc.cut(h_x, t_in))]), torch.cat([labels, pids])
         if use_l:
             perm = torch.randperm(b, generator=generator).to(x.device)
             h_x_f, h_y_f = h_x, h_x[perm]  # the maps L_F trains F through
@@ -153,8 +183,12 @@ class PPCLObjective(nn.Module):
         if use_l:
             if cfg.lam_cyc > 0:
                 box_yx, _ = loc(pos, h_x)  # Eq. 5
-                terms["L_cyc"] = pp_cycle(box_yx, t_src, self.points)
+                terms["L_cyc"] = pp_cycle(box_yx, t_in, self.points)
                 loss = loss + cfg.lam_cyc * terms["L_cyc"]
+            if cfg.lam_loc > 0:  # the kit's option: the box of a known pair against the known region
+                box_xx, _ = loc(anchor, h_x)
+                terms["L_loc"] = grid_loss(box_xx, t_in, self.points)
+                loss = loss + cfg.lam_loc * terms["L_loc"]
             if cfg.lam_tri > 0:
                 if cfg.triplet_trains_F:
                     feats_y, a, box_t, pos_t = h_y, anchor, box_xy, pos
@@ -169,6 +203,22 @@ class PPCLObjective(nn.Module):
                 loss = loss + cfg.lam_tri * terms["L_tri"]
         terms["loss"] = loss
         return terms
+
+
+def inside_map(t: Tensor, min_scale: float = 0.1) -> Tensor:
+    """Region ``t`` ``(B, 4)`` clipped to the canvas ``[-1, 1]^2``, each scale at least
+    ``min_scale`` (the boxes CRLoc can give): the target of a known pair whose region reaches
+    past the holistic image's frame.
+
+    >>> inside_map(torch.tensor([[0.5, 0.5, 0.8, 0.0]]))  # reaches past the right edge: cut there
+    tensor([[0.3500, 0.5000, 0.6500, 0.0000]])
+    """
+    box = t_to_box(t)
+    out = box_to_t(box.clamp(-1, 1))
+    s = out[:, :2].clamp_min(min_scale)
+    c = torch.maximum(torch.minimum(out[:, 2:], 1 - s), s - 1)
+    inside = ((box.abs() <= 1).all(1) & (t[:, :2] >= min_scale).all(1))[:, None]
+    return torch.where(inside, t, torch.cat([s, c], dim=1))  # a region already inside is kept bit for bit
 
 
 def same_identity_partner(pids: Tensor, generator: torch.Generator) -> Tensor:

@@ -12,7 +12,11 @@ each model it used under ``checkpoints/`` and their keys in ``checkpoints/models
 (:mod:`ppcl.algorithm`), all with the same data, seed, GLRec and budget:
 
 ========== ================================================================================
-resize     the Resize baseline: partial views resized, no CRLoc (Pad is evaluated on it)
+holistic   the paper's Resize baseline as it reads ("directly resized and fed into the
+           backbone"): F trained on holistic images only; partial images resized (or padded)
+           only at test time
+resize     the kit's Resize baseline: partial views resized in training too, no CRLoc (Pad is
+           evaluated on it)
 +R         GLRec's rectified views, no CRLoc (the +R control, trained as its own model)
 triplet    +R+L with PP-Triplet only (λ_cyc = 0)
 cycle      +R+L with PP-Cycle only (λ_tri = 0)
@@ -55,6 +59,7 @@ from .train import History, set_seed
 DOMAINS = ("reid", "face")
 
 VARIANTS: dict[str, dict] = {
+    "holistic": {"lam_cyc": 0.0, "lam_tri": 0.0, "partial_input": None},
     "resize": {"lam_cyc": 0.0, "lam_tri": 0.0, "partial_input": "resize"},
     "+R": {"lam_cyc": 0.0, "lam_tri": 0.0, "partial_input": "rectify"},
     "triplet": {"lam_cyc": 0.0, "partial_input": "rectify"},
@@ -275,7 +280,7 @@ def train_variant(run, variant: str, seed: int, progress: bool = True, *, domain
     ``epochs`` shortens the recipe's schedule (Table 1c's grid may be scored on a shorter one).
     Returned on the CPU, in eval mode, at its best validation epoch."""
     _, recipe, section = recipes_for(run, domain)
-    explicit = {"lam_cyc", "lam_tri"} <= set(changes) or variant in ("resize", "+R") or domain == "face"
+    explicit = {"lam_cyc", "lam_tri"} <= set(changes) or variant in ("holistic", "resize", "+R") or domain == "face"
     loss_cfg = variant_loss(recipe, variant, None if explicit else chosen_lambdas(run, progress), **changes)
     train, _ = train_split(run, seed, domain)
     check_batch(f"{section}.p", recipe.p, len({r.pid for r in train}), "training identities (after the validation split)")
@@ -302,7 +307,7 @@ def train_variant(run, variant: str, seed: int, progress: bool = True, *, domain
 
         load_imagenet_weights(model.backbone.trunk, recipe.backbone.depth, recipe.weights)
     val = validation_for(run, seed, domain)
-    method = "+R+L" if (loss_cfg.lam_cyc or loss_cfg.lam_tri) else ("resize" if loss_cfg.partial_input == "resize" else "+R")
+    method = "+R+L" if (loss_cfg.lam_cyc or loss_cfg.lam_tri) else ("+R" if loss_cfg.partial_input == "rectify" else "resize")
     best = folder / "best.pt"
     history = train_ppcl(model, train, epochs, folder / "train.pt", p=recipe.p, k=recipe.k, lr=recipe.lr,
                          weight_decay=recipe.weight_decay, warmup_epochs=min(recipe.warmup_epochs, epochs - 1), loss_cfg=loss_cfg,

@@ -38,6 +38,9 @@ CHANGES = {
     "region_id": False,
     "crloc_trains_F": True,
     "negatives": "same-size",
+    "known_pairs": True,
+    "lam_loc": 1.0,
+    "known_region_id": True,
 }
 EVALUATION_ONLY = {"topk": 5, "fuse_weights": [0.0, 1.0]}  # used after training, never by it: same key
 SET_BY_THE_VARIANT = {"lam_cyc", "lam_tri", "partial_input"}  # given explicitly below, or fixed by "ppcl"

@@ -29,6 +29,8 @@ from .simulated import market_rank, simulated_partial_eval
 from .suite import Method, score_seed
 
 TABLE1A: tuple[Method, ...] = (
+    Method("Pad (holistic F, the paper's)", "holistic", "pad"),
+    Method("Resize (holistic F, the paper's)", "holistic", "resize"),
     Method("Pad", "resize", "pad"),
     Method("Resize", "resize", "resize"),
     Method("+R", "+R", "+R"),

@@ -1,7 +1,9 @@
 """The partial re-ID suite over seeds: every compared method on both test sets, both directions.
 
 Tables 2 and 3 (and 1a) compare methods that come from different trained models: Pad and
-Resize use the Resize-trained F, +R its own model, PPCL's rows the PPCL-trained one. For each
+Resize use the Resize-trained F (partial views resized in training), their "holistic F" rows an
+F trained on holistic images only (the paper's Resize baseline as it reads), +R its own model,
+PPCL's rows the PPCL-trained one. For each
 seed :func:`score_seed` encodes each test set once per model, computes each method's distance
 matrix and ranks it both ways; :func:`ppcl.evaluate.compare.seed_summary` and
 :func:`ppcl.evaluate.compare.differences` then turn the rows into means, spreads and paired
@@ -27,6 +29,8 @@ class Method:
 
 
 METHODS: tuple[Method, ...] = (
+    Method("Pad (holistic F, the paper's)", "holistic", "pad"),
+    Method("Resize (holistic F, the paper's)", "holistic", "resize"),
     Method("Pad", "resize", "pad"),
     Method("Resize", "resize", "resize"),
     Method("+R", "+R", "+R"),

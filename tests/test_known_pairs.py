@@ -1,0 +1,130 @@
+"""Known pairs (``ppcl.data.framing`` and the ``known_pairs`` options of Algorithm 1): two framings
+of one image, the region of the second that shows the partial view cut from the first, and the
+losses built on it."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import ppcl.algorithm as algorithm
+from ppcl.algorithm import PPCLLossConfig, PPCLObjective, inside_map
+from ppcl.data.framing import frame, map_region, mirror_t, sample_framings
+from ppcl.geometry import crop, grid_points, t_to_box
+from ppcl.losses import grid_loss
+from tests.test_guards import INPUT, guard_model
+
+
+def _gradient_images(b: int, h: int = 64, w: int = 32) -> torch.Tensor:
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")
+    return torch.stack([xx, yy, xx * yy])[None].repeat(b, 1, 1, 1)
+
+
+def test_the_mapped_region_of_framing_b_shows_what_the_region_of_framing_a_shows():
+    g = torch.Generator().manual_seed(0)
+    for _ in range(5):
+        x = _gradient_images(8)
+        f_a, fl_a = sample_framings(8, g, log_scale=0.15)
+        f_b, fl_b = sample_framings(8, g, log_scale=0.15)
+        # keep both framings inside the image so that no border is repeated
+        for f in (f_a, f_b):
+            f[:, :2] = f[:, :2].clamp(max=0.9)
+            f[:, 2:] = torch.maximum(torch.minimum(f[:, 2:], 1 - f[:, :2]), f[:, :2] - 1)
+        s = 0.2 + 0.4 * torch.rand(8, 2, generator=g)
+        t = torch.cat([s, (2 * torch.rand(8, 2, generator=g) - 1) * (1 - s)], 1)
+        x_a, x_b = frame(x, f_a, fl_a), frame(x, f_b, fl_b)
+        t_b = map_region(t, f_a, fl_a, f_b, fl_b)
+        inside = (t_to_box(t_b).abs() <= 1).all(1)  # regions framing b shows whole (no repeated border)
+        seen_a = crop(x_a, t, (16, 8))[inside]
+        seen_b = crop(x_b, t_b, (16, 8))
+        seen_b = torch.where((fl_a != fl_b).view(-1, 1, 1, 1), seen_b.flip(-1), seen_b)[inside]  # one mirror between
+        assert inside.sum() >= 2 and torch.allclose(seen_a, seen_b, atol=1e-5)
+    assert fl_a.any() and (~fl_a).any()
+
+
+def test_mirror_is_an_involution_and_framings_are_seeded():
+    t = torch.tensor([[0.3, 0.6, 0.4, -0.2], [0.5, 0.5, -0.1, 0.3]])
+    fl = torch.tensor([True, False])
+    assert torch.equal(mirror_t(mirror_t(t, fl), fl), t)
+    a = sample_framings(4, torch.Generator().manual_seed(7))
+    b = sample_framings(4, torch.Generator().manual_seed(7))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+def test_inside_map_keeps_a_region_inside_and_clips_one_outside():
+    t = torch.tensor([[0.4, 0.5, 0.2, 0.1], [0.5, 0.5, 0.8, 0.0], [0.02, 0.3, 0.0, 0.0]])
+    out = inside_map(t, 0.1)
+    assert torch.equal(out[0], t[0])
+    box = t_to_box(out)
+    assert (box >= -1 - 1e-6).all() and (box <= 1 + 1e-6).all() and (out[:, :2] >= 0.1 - 1e-6).all()
+    assert out[1].tolist() == pytest.approx([0.35, 0.5, 0.65, 0.0])
+
+
+def _run(monkeypatch, cfg: PPCLLossConfig, seed: int = 0) -> dict:
+    model = guard_model(seed)
+    rec: dict = {"grid": [], "framings": [], "cycle": [], "F": []}
+    real_frames, real_grid, real_cycle = algorithm.sample_framings, algorithm.grid_loss, algorithm.pp_cycle
+    real_sim = algorithm.simulate_partial_batch
+
+    def framings(*a, **k):
+        out = real_frames(*a, **k)
+        rec["framings"].append(out)
+        return out
+
+    def sim(*a, **k):
+        out = real_sim(*a, **k)
+        rec["sim"] = (a[0].detach().clone(), out)
+        return out
+
+    def grid(t_pred, t_target, points):
+        rec["grid"].append((t_pred.detach().clone(), t_target.detach().clone()))
+        return real_grid(t_pred, t_target, points)
+
+    def cycle(t_back, t_source, points):
+        rec["cycle"].append(t_source.detach().clone())
+        return real_cycle(t_back, t_source, points)
+
+    def batch_hard(feats, labels, margin):
+        rec["F"].append(labels.clone())
+        return torch.zeros((), requires_grad=True)
+
+    monkeypatch.setattr(algorithm, "sample_framings", framings)
+    monkeypatch.setattr(algorithm, "simulate_partial_batch", sim)
+    monkeypatch.setattr(algorithm, "grid_loss", grid)
+    monkeypatch.setattr(algorithm, "pp_cycle", cycle)
+    monkeypatch.setattr(algorithm, "batch_hard_triplet", batch_hard)
+    x = torch.randn(8, 3, *INPUT, generator=torch.Generator().manual_seed(100 + seed))
+    pids = torch.arange(4).repeat_interleave(2)
+    rec["terms"] = PPCLObjective(model, cfg)(x, pids, torch.Generator().manual_seed(seed))
+    rec["x"] = x
+    return rec
+
+
+def test_a_known_pair_step_targets_the_known_region(monkeypatch):
+    cfg = PPCLLossConfig(known_pairs=True, lam_loc=2.0, known_region_id=True, region_id=True)
+    rec = _run(monkeypatch, cfg)
+    (f_a, fl_a), (f_b, fl_b) = rec["framings"]
+    x_src, (x_p, t_src, *_) = rec["sim"]
+    assert torch.allclose(x_src, frame(rec["x"], f_a, fl_a), atol=1e-6)  # the partial view comes from framing a
+    t_in = inside_map(map_region(t_src, f_a, fl_a, f_b, fl_b), 0.1)
+    assert len(rec["grid"]) == 1, "L_loc: one grid loss"
+    box, target = rec["grid"][0]
+    assert torch.allclose(target, t_in, atol=1e-6), "L_loc's target is not the known region"
+    assert rec["terms"]["L_loc"].item() == pytest.approx(grid_loss(box, t_in, grid_points(20)).item(), rel=1e-5)
+    assert torch.allclose(rec["cycle"][0], t_in, atol=1e-6), "PP-Cycle's target is not the known region"
+    # L_F: partial views, holistic images, known regions, then region_id's two located regions
+    labels = rec["F"][0]
+    assert len(labels) == 5 * 8 and torch.equal(labels[16:24], torch.arange(4).repeat_interleave(2))
+
+
+def test_without_known_pairs_the_step_is_the_papers(monkeypatch):
+    rec = _run(monkeypatch, PPCLLossConfig())
+    assert rec["framings"] == [] and rec["grid"] == [] and "L_loc" not in rec["terms"]
+    x_src, (x_p, t_src, *_) = rec["sim"]
+    assert torch.equal(x_src, rec["x"]) and torch.equal(rec["cycle"][0], t_src)
+    assert len(rec["F"][0]) == 2 * 8
+
+
+def test_l_loc_vanishes_on_the_known_region():
+    t = torch.tensor([[0.4, 0.6, 0.1, -0.2]])
+    assert grid_loss(t, t, grid_points(20)).item() == 0.0
+    assert grid_loss(t, t + torch.tensor([[0.0, 0.0, 0.1, 0.0]]), grid_points(20)).item() > 0.0
