@@ -24,7 +24,7 @@ from ppcl.data import synthetic as S
 from ppcl.data.casia_webface import load_casia_webface
 from ppcl.data.lfw import lfw_image_path, load_lfw, read_lfw_pairs
 from ppcl.data.market1501 import load_market1501
-from ppcl.data.partial import crop_pixels
+from ppcl.data.partial import BODY_HALF_WIDTH, crop_pixels
 from ppcl.data.partial_ilids import load_partial_ilids
 from ppcl.data.partial_reid import load_partial_reid
 from ppcl.data.synthetic import dataset as D
@@ -264,8 +264,18 @@ def test_partial_images_paste_back_onto_their_source(smoke):
         src = np.asarray(Image.open(smoke / r["source"]))
         part = np.asarray(Image.open(smoke / r["path"]).convert("RGB"))
         t = np.asarray(r["t"])
-        lo, hi = cfg.partial_area
-        assert lo - 0.05 <= t[0] * t[1] <= hi + 0.05 and r["side"] in S.SyntheticConfig().partial_reid_sides
+        _, hi = cfg.partial_area
+        assert r["side"] in S.SyntheticConfig().partial_reid_sides
+        # a crop of the body: inside the person's box widened by the margin (and the frame), at most
+        # `hi` of that box (plus the margin) in area
+        cx, top, ws, ph = meta["bodies"][r["source"]]["body"]
+        hw, m = BODY_HALF_WIDTH * ws, cfg.partial_margin
+        px0, px1, py0, py1 = cx - hw, cx + hw, top, top + ph
+        x0, x1, y0, y1 = (t[2] - t[0] + 1) / 2, (t[2] + t[0] + 1) / 2, (t[3] - t[1] + 1) / 2, (t[3] + t[1] + 1) / 2
+        px, py = 1.5 / src.shape[1], 1.5 / src.shape[0]  # whole-pixel rounding
+        assert x0 >= max(0, px0 - m * 2 * hw) - px and x1 <= min(1, px1 + m * 2 * hw) + px, (r["path"], t)
+        assert y0 >= max(0, py0 - m * ph) - py and y1 <= min(1, py1 + m * ph) + py, (r["path"], t)
+        assert (x1 - x0) * (y1 - y0) <= hi * (1 + 2 * m) ** 2 * (2 * hw) * ph + 0.05
         cut, t_real = crop_pixels(src, t)
         assert np.allclose(t_real, t) and cut.shape == part.shape == tuple(r["size"]) + (3,)
         # exact: the partial file is the JPEG of the source cut at t
@@ -286,7 +296,7 @@ def test_partial_images_paste_back_onto_their_source(smoke):
                           mode="nearest")[0, 0].numpy() > 0.5)
         wrong.append(np.abs(back_off[m] - src[m]).mean())
     errs, wrong = np.array(errs), np.array(wrong)
-    assert errs.max() < 11.0, errs  # JPEG at quality 90 of noisy images (the larger draws add the worst cases)
+    assert errs.max() < 16.0, errs  # JPEG at quality 90 of noisy images; small crops of the body weigh its blocks more
     assert (wrong > 1.5 * errs).all() and wrong.mean() > 3 * errs.mean(), (errs, wrong)
 
 
@@ -496,7 +506,8 @@ def test_aligned_mode_renders_version_1_images_and_the_box_stream_is_separate(tm
     assert np.array_equal(a, b) and pa == pb
     meta_a, meta_d = S.load_meta(aligned), S.load_meta(detector)
     assert {r["box"] for r in meta_a["bodies"].values()} <= {"tight", "bad", "none"}
-    assert meta_a["partial"] == meta_d["partial"]  # the crops' t are drawn after the box, from the image's stream
+    # the crops are drawn after the box, from the image's stream: the same sides; their t follow the body
+    assert [r["side"] for r in meta_a["partial"]] == [r["side"] for r in meta_d["partial"]]
 
 
 def test_bodies_cover_every_image(smoke):

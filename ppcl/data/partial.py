@@ -53,6 +53,62 @@ def sample_partial_t(
     return np.array([sx, sy, tx, ty], dtype=np.float64), side
 
 
+BODY_HALF_WIDTH = 0.15  # the drawn person's half-width, arms included, in body units (u; the height is 1)
+
+
+def sample_body_crop_t(
+    rng: np.random.Generator,
+    body: tuple[float, float, float, float],
+    area: tuple[float, float] = (0.3, 0.8),
+    sides: tuple[str, ...] = SIDES,
+    margin: float = 0.05,
+) -> tuple[np.ndarray, str]:
+    """Draw one crop around the visible part of a *body*, as the real partial sets are cut.
+
+    ``body = (cx, top, width_scale, ph)`` in fractions of the frame (a body record of the
+    synthetic sets, :mod:`ppcl.data.bodies`): the person's tight box spans
+    ``cx +- BODY_HALF_WIDTH * width_scale`` across and ``[top, top + ph]`` down. A fraction
+    ``a ~ U(area)`` of that box is kept on ``side`` (the top or bottom ``a`` of its height, the
+    left or right ``a`` of its width, or a free sub-box of area ``a``), widened by ``margin`` of
+    the box on every side and cut to the frame. Returns ``(t, side)`` in the frame (the t
+    convention of :mod:`ppcl.geometry`).
+
+    >>> t, side = sample_body_crop_t(np.random.default_rng(0), (0.5, 0.05, 2.0, 0.9), (0.5, 0.5), ("top",), 0.0)
+    >>> side, np.round(t, 3).tolist()  # the upper half of a body 0.6 wide and 0.9 high
+    ('top', [0.6, 0.45, 0.0, -0.45])
+    """
+    lo, hi = area
+    if not 0 < lo <= hi <= 1:
+        raise ValueError(f"area range must satisfy 0 < lo <= hi <= 1; got {area}")
+    if not sides or set(sides) - set(SIDES):
+        raise ValueError(f"sides must be a non-empty subset of {SIDES}; got {sides}")
+    cx, top, ws, ph = (float(v) for v in body)
+    x0, x1, y0, y1 = cx - BODY_HALF_WIDTH * ws, cx + BODY_HALF_WIDTH * ws, top, top + ph
+    bw, bh = x1 - x0, y1 - y0
+    side = sides[int(rng.integers(len(sides)))]
+    a = float(rng.uniform(lo, hi))
+    if side == "top":
+        box = (x0, y0, x1, y0 + a * bh)
+    elif side == "bottom":
+        box = (x0, y1 - a * bh, x1, y1)
+    elif side == "left":
+        box = (x0, y0, x0 + a * bw, y1)
+    elif side == "right":
+        box = (x1 - a * bw, y0, x1, y1)
+    else:  # free: area a of the body's box, aspect log-uniform in [1/2, 2] relative to it
+        r = float(np.exp(rng.uniform(np.log(0.5), np.log(2.0))))
+        fw = min(1.0, np.sqrt(a * r))
+        fh = min(1.0, a / fw)
+        ox, oy = float(rng.uniform(0, 1 - fw)), float(rng.uniform(0, 1 - fh))
+        box = (x0 + ox * bw, y0 + oy * bh, x0 + (ox + fw) * bw, y0 + (oy + fh) * bh)
+    mx, my = margin * bw, margin * bh
+    bx0, by0 = max(0.0, box[0] - mx), max(0.0, box[1] - my)
+    bx1, by1 = min(1.0, box[2] + mx), min(1.0, box[3] + my)
+    bx1, by1 = max(bx1, min(1.0, bx0 + 0.05)), max(by1, min(1.0, by0 + 0.05))  # never thinner than 5% of the frame
+    bx0, by0 = min(bx0, bx1 - 0.05), min(by0, by1 - 0.05)
+    return np.array([bx1 - bx0, by1 - by0, bx0 + bx1 - 1, by0 + by1 - 1], dtype=np.float64), side
+
+
 def t_to_pixels(t: np.ndarray, height: int, width: int) -> tuple[int, int, int, int]:
     """Region t rounded to whole pixels: ``(x0, y0, x1, y1)`` with exclusive ends, at least 1 px."""
     sx, sy, tx, ty = (float(v) for v in t)

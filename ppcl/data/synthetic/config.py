@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-GENERATOR_VERSION = 3  # 2: detector boxes (``detection``), body frames in the meta; 3: the larger test draws
+GENERATOR_VERSION = 4  # 2: detector boxes, body frames in the meta; 3: the larger test draws; 4: partial crops of the body
 META_NAME = "synthetic_meta.json"
 SOURCES_DIR = "partial_sources"
 MARKET_DIR = "Market-1501-v15.09.15"
@@ -22,6 +22,7 @@ LFW_PAIRS = "pairs.txt"
 CASIA_DIR = "CASIA-WebFace"
 PARTIAL_SIDES = ("top", "bottom", "left", "right", "free")  # as ppcl.data.partial.SIDES
 DETECTION_MODES = ("aligned", "detector")
+PARTIAL_CROPS = ("body", "frame")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,15 @@ class SyntheticConfig:
       loose boxes with background, tight ones cutting the head or the feet, stretched people);
     * centre ``P's centre + (N(0, box_shift[0]), N(0, box_shift[1]))``;
     * redrawn while ``IoU(D, P) < min_box_iou`` (Market's "good" rule: 0.5).
+
+    **Partial crops.** The real sets' partial images are cut around the visible part of the
+    *person*: Partial-REID's "cropped randomly with a small fraction (such as the left or the upper
+    part of the body)", Partial-iLIDS' "cropping the un-occluded part of the same person image"
+    (the paper, §4.1). With ``partial_crop="body"`` a fraction ``partial_area`` of the person's
+    tight box is kept on the drawn side (top, bottom, left, right, free), with ``partial_margin``
+    of the box around it (:func:`ppcl.data.partial.sample_body_crop_t`); ``"frame"`` (generator
+    version 3) cuts a region of the frame instead, which on loose detections leaves thin strips of
+    background with a sliver of the person.
 
     **Larger test draws.** Besides the real-size Partial-REID (60 ids) and Partial-iLIDS (119)
     sets, ``n_partial_reid_ids_large`` and ``n_ilids_ids_large`` other people (three times as
@@ -81,6 +91,8 @@ class SyntheticConfig:
     partial_reid_images_per_id: int = 5
     n_ilids_ids: int = 119
     partial_area: tuple[float, float] = (0.3, 0.8)
+    partial_crop: str = "body"  # "body": cut around the visible part of the body; "frame": a region of the frame
+    partial_margin: float = 0.05  # "body" crops: the margin around the kept part, in body-box sizes
     partial_reid_sides: tuple[str, ...] = ("top", "bottom", "left", "right", "free")
     ilids_sides: tuple[str, ...] = ("top", "top", "top", "left", "right", "free")
     # Larger draws of the same two test sets, other people (the kit's verdicts are read on them)
@@ -113,6 +125,10 @@ class SyntheticConfig:
             sides = getattr(self, name)
             if not sides or set(sides) - set(PARTIAL_SIDES):
                 raise ValueError(f"{name} must be a non-empty tuple of {PARTIAL_SIDES}; got {sides}")
+        if self.partial_crop not in PARTIAL_CROPS:
+            raise ValueError(f"partial_crop must be one of {PARTIAL_CROPS}; got {self.partial_crop!r}")
+        if not 0 <= self.partial_margin <= 0.5:
+            raise ValueError(f"partial_margin must be in [0, 0.5]; got {self.partial_margin}")
         if self.detection not in DETECTION_MODES:
             raise ValueError(f"detection must be one of {DETECTION_MODES}; got {self.detection!r}")
         pairs = (self.box_log_scale_h, self.box_log_scale_w, self.box_shift)

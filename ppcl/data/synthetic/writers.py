@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..partial import crop_pixels, sample_partial_t
+from ..partial import crop_pixels, sample_body_crop_t, sample_partial_t
 from .config import CASIA_DIR, ILIDS_DIR, LARGE_DIR, LFW_DIR, MARKET_DIR, PREID_DIR, SOURCES_DIR
 from .detection import OCCLUDERS, Box, Placement, render_detection, sample_detection_box
 from .faces import render_face
@@ -76,9 +76,13 @@ def body_record(placement: Placement | None, kind: str, iou: float | None) -> di
 
 
 def partial_record(ctx: Context, dataset: str, rel: str, pid: int, src_img: np.ndarray, rng: np.random.Generator,
-                   sides: tuple[str, ...]) -> tuple[np.ndarray, dict]:
-    """Cut a partial image out of a holistic rendering; save the rendering; describe both."""
-    t, side = sample_partial_t(rng, ctx.cfg.partial_area, sides)
+                   sides: tuple[str, ...], where: Placement) -> tuple[np.ndarray, dict]:
+    """Cut a partial image out of a holistic rendering (around the visible part of its body, or a
+    region of its frame: the config's ``partial_crop``); save the rendering; describe both."""
+    if ctx.cfg.partial_crop == "body":
+        t, side = sample_body_crop_t(rng, where.body(), ctx.cfg.partial_area, sides, ctx.cfg.partial_margin)
+    else:
+        t, side = sample_partial_t(rng, ctx.cfg.partial_area, sides)
     part, t_real = crop_pixels(src_img, t)
     src_rel = f"{SOURCES_DIR}/{rel.rsplit('.', 1)[0]}.png"
     save_png(src_img, ctx.root / src_rel)
@@ -160,7 +164,7 @@ def write_partial_reid(ctx: Context, job: PartialReidJob) -> JobResult:
         box, kind, iou = framing(ctx, f"preid_partial{suffix}", pid, j, True)
         src, where = render_detection(ident, rng, cams[int(rng.integers(len(cams)))], size, box=box, avoid=ctx.avoid)
         rel = f"{folder}/partial_body_images/{name}"
-        part, rec = partial_record(ctx, f"partial_reid{suffix}", rel, pid, src, rng, cfg.partial_reid_sides)
+        part, rec = partial_record(ctx, f"partial_reid{suffix}", rel, pid, src, rng, cfg.partial_reid_sides, where)
         save_jpeg(part, ctx.root / rel, q)
         records.append(rec)
         bodies[rec["source"]] = body_record(where, kind, iou)
@@ -192,7 +196,7 @@ def write_partial_ilids(ctx: Context, job: PartialIlidsJob) -> JobResult:
     box, kind, iou = framing(ctx, f"ilids_probe{suffix}", pid, 0, True)
     src, where = render_detection(ident, rng, cams[int(rng.integers(len(cams)))], size, box=box, avoid=ctx.avoid)
     rel = f"{folder}/Probe/{pid:03d}.jpg"
-    part, rec = partial_record(ctx, f"partial_ilids{suffix}", rel, pid, src, rng, cfg.ilids_sides)
+    part, rec = partial_record(ctx, f"partial_ilids{suffix}", rel, pid, src, rng, cfg.ilids_sides, where)
     save_jpeg(part, ctx.root / rel, q)
     bodies[rec["source"]] = body_record(where, kind, iou)
     return 2, [rec], bodies
