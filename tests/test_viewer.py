@@ -122,8 +122,9 @@ def test_the_toggles_remove_the_boxes_and_the_heatmap(viewer):
     assert viewer.drawn["glrec_boxes"] > 0 and viewer.drawn["crloc_boxes"] > 0 and viewer.drawn["heatmap"]
     viewer.controls["heatmap"].value = False
     assert not viewer.drawn["heatmap"] and viewer.png["pair"] != on["pair"] and viewer.png["results"] == on["results"]
+    assert viewer.drawn["true_regions"] > 0  # the synthetic sets' ground truth beside CRLoc's box
     viewer.controls["boxes"].value = False
-    assert viewer.drawn["glrec_boxes"] == viewer.drawn["crloc_boxes"] == 0
+    assert viewer.drawn["glrec_boxes"] == viewer.drawn["crloc_boxes"] == viewer.drawn["true_regions"] == 0
     assert viewer.png["results"] != on["results"] and viewer.png["query"] != on["query"]
     viewer.controls["boxes"].value = viewer.controls["heatmap"].value = True
     assert viewer.png == on
@@ -164,6 +165,11 @@ def test_the_matrices_and_boxes_are_the_evaluations(views):
         for i in range(len(recs)):
             assert torch.allclose(d.rectified(side, i)["x_r"], r["x_r"][i], atol=1e-5)
             assert torch.allclose(d.rectified(side, i)["t"], r["t"][i], atol=1e-5)
+    # the dashed green region is the true corresponding region of each pair, in the frame CRLoc's box is drawn in
+    from ppcl.evaluate.localisation import true_regions
+    from ppcl.geometry import compose_t
+    want = torch.stack([true_regions([d.bodies[d.partial[2].path]], [d.bodies[d.holistic[j].path]])[0, 0] for j in shown])
+    assert torch.allclose(pairs["true"], compose_t(d.encoded["ppcl"][1].t[shown], want), atol=1e-6)
     heat = pairs["corr"][0].mean(0)
     assert heat.shape == d.encoded["ppcl"][1].maps.shape[-2:] and float(heat.sum()) == pytest.approx(1.0, abs=1e-4)
 

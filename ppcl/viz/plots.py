@@ -38,11 +38,12 @@ def to_display(x: Tensor | np.ndarray, normalized: bool = True) -> np.ndarray:
     return x.permute(1, 2, 0).numpy()
 
 
-def draw_box(ax, t: Tensor | Sequence[float], height: int, width: int, color: str = BLUE, lw: float = 2.0, label: str | None = None) -> None:
+def draw_box(ax, t: Tensor | Sequence[float], height: int, width: int, color: str = BLUE, lw: float = 2.0, label: str | None = None,
+             ls: str = "-") -> None:
     """Draw region t (the kit's convention) on an axis showing a ``height x width`` image."""
     t = torch.as_tensor(t, dtype=torch.float32).view(1, 4)
     x1, y1, x2, y2 = pixel_box(t, height, width)[0].tolist()
-    ax.add_patch(Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1, fill=False, ec=color, lw=lw, label=label))
+    ax.add_patch(Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1, fill=False, ec=color, lw=lw, label=label, ls=ls))
 
 
 def image_grid(images: Sequence, nrow: int, titles: Sequence[str] | None = None, size: float = 1.2, normalized: bool = True, aspect: float = 2.0):

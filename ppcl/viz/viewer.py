@@ -27,7 +27,9 @@ heatmap on or off.
 * the selected pair, larger: the partial side (rectified, blue box) and the holistic side with
   the heatmap behind CRLoc's red box. The heatmap is Eq. 8's correlation averaged over the query
   patch's cells u, ``mean_u softmax_v(h_x(u) · h_y(v))``: a distribution over the holistic map's
-  cells v (it sums to 1), the mass whose centroid CRLoc's box starts from.
+  cells v (it sums to 1), the mass whose centroid CRLoc's box starts from. On the kit's synthetic
+  sets the true corresponding region (from the recorded body frames) is drawn dashed green beside
+  CRLoc's box, on every holistic side: ground truth the real sets do not have.
 
 Above the panels a line gives the rank of the first true match under +R and under PPCL (the
 whole gallery, not just the shown items); the same facts are carried as ``data-*`` attributes of
@@ -123,7 +125,8 @@ class CorrespondenceViewer:
             "rank": widgets.IntSlider(value=5, min=1, max=max_rank, description="top-k", style=style,
                                       continuous_update=False),
             "pair": widgets.IntSlider(value=1, min=1, max=5, description="pair", style=style, continuous_update=False),
-            "boxes": widgets.Checkbox(value=True, description="boxes (GLRec blue, CRLoc red)", style=style, indent=False),
+            "boxes": widgets.Checkbox(value=True, description="boxes (GLRec blue, CRLoc red, true region green dashed)",
+                                      style=style, indent=False),
             "heatmap": widgets.Checkbox(value=True, description="heatmap (Eq. 8, mean over query cells)", style=style,
                                         indent=False),
         }
@@ -308,7 +311,7 @@ class CorrespondenceViewer:
         self.pair_index = min(self.controls["pair"].value, len(shown)) - 1
         pairs = d.pairs(qi, shown, direction)
         boxes_on, heat_on = self.controls["boxes"].value, self.controls["heatmap"].value
-        self.drawn = {"glrec_boxes": 0, "crloc_boxes": 0, "heatmap": False, "true_frames": 0}
+        self.drawn = {"glrec_boxes": 0, "crloc_boxes": 0, "heatmap": False, "true_frames": 0, "true_regions": 0}
         self.boxes = pairs["boxes"]
         self.heat = heat_of(pairs["corr"][self.pair_index]) if len(shown) else None
         with matplotlib.rc_context({"figure.dpi": self.dpi}):
@@ -367,6 +370,9 @@ class CorrespondenceViewer:
                 if boxes_on:
                     draw_box(ax, pairs["boxes"][c], *hol["x_r"].shape[-2:], RED, lw=1.5)
                     self.drawn["crloc_boxes"] += 1
+                    if pairs.get("true") is not None:
+                        draw_box(ax, pairs["true"][c], *hol["x_r"].shape[-2:], GREEN, lw=1.0, ls="--")
+                        self.drawn["true_regions"] += 1
                 framed = [ax]
             else:
                 part = self._image("partial", pairs["partial"][c])
@@ -423,6 +429,9 @@ class CorrespondenceViewer:
         if boxes_on:
             draw_box(axes[1], pairs["boxes"][p], h, w, RED)
             self.drawn["crloc_boxes"] += 1
+            if pairs.get("true") is not None:  # the synthetic data's ground truth (real data has none)
+                draw_box(axes[1], pairs["true"][p], h, w, GREEN, lw=1.5, ls="--")
+                self.drawn["true_regions"] += 1
         axes[1].set_title("holistic (reference)", fontsize=8)
         if self.true_match[p]:
             for ax in axes:

@@ -81,6 +81,7 @@ class ViewerData:
     cache_path: Path | None = None
     source: str = ""  # where the models came from (a run's store or a run folder)
     from_cache: bool = False  # True when the encodings were read from the cache file
+    bodies: dict | None = None  # every image's body frame (the kit's synthetic sets; None for real data)
     _images: dict = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ constructors
@@ -158,7 +159,10 @@ class ViewerData:
             encoded, dist = compute(models, partial, holistic, topk=topk, device=run.device)
             write_cache(cache, expected, encoded, dist)
             from_cache = False
-        return cls(dataset, seed, partial, holistic, models, keys, encoded, dist, cache, source, from_cache)
+        from ..data.bodies import load_bodies
+
+        return cls(dataset, seed, partial, holistic, models, keys, encoded, dist, cache, source, from_cache,
+                   load_bodies(run.root))
 
     # ------------------------------------------------------------------ what the viewer asks
 
@@ -211,9 +215,10 @@ class ViewerData:
         The partial image is always the anchor (its rectified map cut at its GLRec layout box is
         the query patch) and the holistic image the reference, as in the distance matrix. Returns
         ``partial`` and ``holistic`` (the indices of each pair in the partial / holistic lists),
-        ``boxes`` ``(k, 4)`` (CRLoc's box, in the holistic image's frame) and ``corr``
+        ``boxes`` ``(k, 4)`` (CRLoc's box, in the holistic image's frame), ``corr``
         ``(k, U, h, w)`` (Eq. 8: for each query-patch cell u, a distribution over the holistic
-        map's cells)."""
+        map's cells) and ``true`` ``(k, 4)``, the true corresponding region in the same frame (from
+        the body frames of the kit's synthetic sets; ``None`` for real data)."""
         _check_direction(direction)
         model = self.models["ppcl"]
         part, whole = self.encoded["ppcl"]
@@ -225,11 +230,26 @@ class ViewerData:
         if not gallery:
             u = int(np.prod(model.crloc.cfg.patch_size))
             return {"partial": [], "holistic": [], "boxes": torch.empty(0, 4),
-                    "corr": torch.empty(0, u, *whole.maps.shape[-2:])}
+                    "corr": torch.empty(0, u, *whole.maps.shape[-2:]), "true": None}
         model.eval()
         patch = model.crloc.cut(part.maps[pi], part.t[pi].to(part.maps.dtype))
         boxes, corr = model.crloc(patch, whole.maps[hi])
-        return {"partial": pi, "holistic": hi, "boxes": boxes, "corr": corr}
+        return {"partial": pi, "holistic": hi, "boxes": boxes, "corr": corr, "true": self.true_regions(pi, hi)}
+
+    def true_regions(self, partial: list[int], holistic: list[int]) -> Tensor | None:
+        """``(k, 4)``: for each pair (``partial[i]``, ``holistic[i]``) the region of the holistic
+        image that shows the partial image (:func:`ppcl.evaluate.localisation.true_regions`), in
+        the frame CRLoc's boxes are drawn in (the holistic image as GLRec placed it); ``None``
+        without body frames (real data)."""
+        from ..evaluate.localisation import bodies_of, true_regions
+        from ..geometry import compose_t
+
+        p = bodies_of([self.partial[i] for i in partial], self.bodies)
+        h = bodies_of([self.holistic[j] for j in holistic], self.bodies)
+        if p is None or h is None or not partial:
+            return None
+        truth = torch.stack([true_regions([a], [b])[0, 0] for a, b in zip(p, h)])
+        return compose_t(self.encoded["ppcl"][1].t[list(holistic)].to(truth.dtype), truth)
 
     @torch.no_grad()
     def rectified(self, side: str, index: int) -> dict:
