@@ -40,6 +40,8 @@ TABLE1A: tuple[Method, ...] = (
     Method("PPCL", "ppcl", "+R+L"),
 )
 STEPS: tuple[tuple[str, str], ...] = (
+    ("Resize", "Resize (holistic F, the paper's)"),
+    ("+R", "Resize (holistic F, the paper's)"),
     ("+R", "Resize"),
     ("+R+L (PP-Triplet only)", "+R"),
     ("+R+L (PP-Cycle only)", "+R"),
@@ -56,18 +58,29 @@ FIGURE5: tuple[Method, ...] = (
 )
 
 
-def table1a(models: dict[tuple[str, int], PPCL], data: ReIDData, seeds: Sequence[int], device="cpu"):
-    """Table 1a over ``seeds`` on a partial set (Partial-REID, partial as query): ``(table, steps)``.
-    ``table`` has ``method, seeds, rank1_mean, rank1_std, rank3_mean, rank5_mean, mAP_mean``
-    (percent); ``steps`` the paired rank-1 differences of :data:`STEPS` with 95% intervals."""
+def _query_side(models, data: dict[str, ReIDData], seeds: Sequence[int], device) -> tuple[list[dict], dict]:
+    """TABLE1A's methods on ``data`` for every seed, partial images as query: rows and per-query ranks."""
     rows, per_query = [], {}
     for s in seeds:
-        r, pq, _ = score_seed({v: models[(v, s)] for v in dict.fromkeys(m.variant for m in TABLE1A)},
-                              {"partial_reid": data}, s, TABLE1A, device=device)
+        r, pq, _ = score_seed({v: models[(v, s)] for v in dict.fromkeys(m.variant for m in TABLE1A)}, data, s, TABLE1A,
+                              device=device)
         rows += [x for x in r if x["direction"] == "query"]
         for k, v in pq.items():
             if k[1] == "query":
                 per_query.setdefault(k, []).append(v)
+    return rows, per_query
+
+
+def table1a(models: dict[tuple[str, int], PPCL], data: ReIDData, seeds: Sequence[int], verdict: ReIDData | None = None,
+            device="cpu"):
+    """Table 1a over ``seeds`` on a partial set (Partial-REID, partial as query): ``(table, steps)``.
+    ``table`` has ``method, seeds, rank1_mean, rank1_std, rank3_mean, rank5_mean, mAP_mean``
+    (percent) on ``data``; ``steps`` the rank-1 differences of :data:`STEPS` with the intervals of
+    :func:`ppcl.evaluate.compare.differences`, on ``verdict`` (the larger synthetic draw) when
+    given and not ``data`` itself, else on ``data``."""
+    rows, per_query = _query_side(models, {"partial_reid": data}, seeds, device)
+    if verdict is not None and verdict is not data:
+        _, per_query = _query_side(models, {"partial_reid_large": verdict}, seeds, device)
     summary = seed_summary(rows)
     table = summary[["method", "seeds", "rank1_mean", "rank1_std", "rank3_mean", "rank5_mean", "mAP_mean"]]
     return table.reset_index(drop=True), differences(per_query, STEPS)
