@@ -29,12 +29,23 @@ SECTIONS: tuple[Section, ...] = (
             "Counts found beside the published ones; the synthetic sets are small by design."),
     Section("GLRec (notebook 02)", ("02_glrec_summary", "02_glrec_by_side"), ("02_glrec_examples",),
             "Gate accuracy beside the paper's 94.3% (simulated partial Market-1501); layout IoU on held-out crops."),
+    Section("The partial test sets (notebook 03)", ("03_test_sets",), (),
+            "The real-size sets give Tables 2 and 3; the larger draws of other people (synthetic data) give the verdicts."),
     Section("Tables 2 and 3: partial re-ID (notebook 03)", ("03_table2_partial_query", "03_table3_partial_gallery"),
-            ("03_locator_agreement",), "Kit rows: rank-1 mean ± std over the profile's seeds; paper rows as published."),
-    Section("Seed summary and paired differences (notebook 03)", ("03_seed_summary", "03_differences"), ("03_differences",),
-            "Differences in rank-1 points with paired bootstrap 95% intervals (queries resampled, seeds pooled); "
-            "an interval containing 0 means the run cannot tell the two methods apart."),
-    Section("Table 1a: model variations (notebook 04)", ("04_table1a", "04_table1a_steps"), ()),
+            ("03_locator_agreement",), "Kit rows: rank-1 mean ± std over the profile's seeds on the real-size sets; "
+            "paper rows as published."),
+    Section("Seed summary and differences (notebook 03)", ("03_seed_summary", "03_differences", "03_differences_real_size"),
+            ("03_differences",),
+            "Differences in rank-1 points (03_differences: on the larger draws) with 95% intervals that count training "
+            "as well as query sampling (ci_low, ci_high: a crossed bootstrap over seeds and queries, widened to the "
+            "t-interval over seeds where that is wider); ci_query_low/high resample queries only, conditional on the "
+            "trained networks, and decide nothing. An interval containing 0 means the run cannot tell the two apart."),
+    Section("The localisation ruler (notebook 03)", ("03_localisation", "03_localisation_differences"), ("03_localisation",),
+            "PPCL's region distance with the reference region from CRLoc, GLRec's fixed box, the true corresponding "
+            "region (ground_truth: from the synthetic data's body frames, which real data does not have) or the whole "
+            "reference; the same on the +R network. IoU with the true region and box area on genuine pairs."),
+    Section("Table 1a: model variations (notebook 04)", ("04_table1a", "04_table1a_steps"), ("04_table1a_steps",),
+            "The table on the real-size Partial-REID set; the steps (intervals as above) on the larger draw."),
     Section("Figure 5: rank-1 against the query's input ratio (notebook 04)", ("04_figure5",), ("04_figure5",)),
     Section("Table 1b: partial query × partial gallery (notebook 04)", ("04_table1b", "04_gate"), ("04_table1b",)),
     Section("Table 1c: λ_cyc × λ_tri on validation (notebook 04)", ("04_table1c",), ("04_table1c",)),
@@ -58,7 +69,8 @@ def _run_info(state: dict) -> tuple[list[str], list[str]]:
     p, m = state.get("parameters", {}), state.get("machine", {})
     rows = [("profile", p.get("profile")), ("overrides", json.dumps(p.get("overrides") or {})),
             ("data root", p.get("data_root") or "(synthetic, generated)"), ("started", state.get("started")),
-            ("finished", state.get("finished")), ("CPU", m.get("cpu")), ("cores / torch threads", f"{m.get('cores')} / {m.get('threads')}"),
+            ("finished", state.get("finished")), ("commit", state.get("commit")), ("CPU", m.get("cpu")),
+            ("cores / torch threads / OMP_NUM_THREADS", f"{m.get('cores')} / {m.get('threads')} / {m.get('OMP_NUM_THREADS')}"),
             ("GPU", m.get("gpu") or "none"), ("platform", m.get("platform")),
             ("versions", ", ".join(f"{k} {v}" for k, v in (m.get("versions") or {}).items()))]
     for nb, s in (state.get("notebooks") or {}).items():

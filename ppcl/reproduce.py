@@ -98,6 +98,22 @@ def machine() -> dict:
                          "torchvision": torchvision.__version__, "numpy": numpy.__version__}}
 
 
+def kit_commit() -> str | None:
+    """The kit checkout's commit (``+dirty`` with uncommitted changes), or None outside a git checkout."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty else "")
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -120,6 +136,7 @@ def run(profile: str, out: Path, data_root: str = "", cache_dir: str = "", only:
     if not state:
         state = {"parameters": params, "started": _now(), "notebooks": {}}
     state["machine"] = machine()
+    state["commit"] = kit_commit()
     write_json(state_path, state)
     nb_params = {"profile": profile, "out_dir": str(out), "data_root": str(data_root), "cache_dir": str(cache_dir),
                  "overrides": overrides}
