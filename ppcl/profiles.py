@@ -44,6 +44,7 @@ class GLRecRecipe:
     partial_share: float = 0.5  # share of each batch cropped to a partial view (the rest stay holistic)
     area: tuple[float, float] = (0.3, 0.8)  # visible-area ratio of the simulated crops
     workers: int = 0  # DataLoader worker processes (0: load in the main process); seeds the augmentation, so part of the model's key
+    gate_threshold: float | None = None  # G's threshold; unset: chosen on validation crops of training images (the paper: 0.5)
 
 
 @dataclass(frozen=True)

@@ -176,8 +176,47 @@ def train_glrec(run, progress: bool = True, domain: str = "reid") -> tuple[GLRec
     history = pretrain_glrec(model, train, recipe.epochs, folder / "train.pt", batch_size=recipe.batch_size, lr=recipe.lr,
                              weight_decay=recipe.weight_decay, partial_share=recipe.partial_share, area=recipe.area,
                              seed=run.profile.seed, num_workers=recipe.workers, device=run.device, progress=progress)
-    _record(run, _name(domain, "glrec"), key, folder / "train.pt", {"seed": run.profile.seed})
-    return model.to("cpu").eval(), history
+    model = model.to("cpu")
+    choose_gate(model, recipe, train, run.profile.seed)
+    final = folder / "glrec.pt"  # the trained GLRec with its chosen threshold (train.pt is the training state)
+    if not final.is_file():
+        save_checkpoint({"arch": model.arch(), "model": model.state_dict(), "threshold": float(model.threshold)}, final)
+    _record(run, _name(domain, "glrec"), key, final, {"seed": run.profile.seed, "threshold": float(model.threshold)})
+    return model.eval(), history
+
+
+GATE_VALIDATION_IMAGES = 1000  # training images cut (or not) afresh to choose G's threshold
+
+
+def gate_validation(recipe: GLRecRecipe, records: Sequence[Record], seed: int) -> dict:
+    """The crops G's threshold is chosen on: up to :data:`GATE_VALIDATION_IMAGES` training images
+    (drawn with ``seed``), half of them cut with the recipe's area range by a fresh draw (not the
+    pretraining's), at GLRec's input size: ``{"x_p", "is_partial", "t"}``."""
+    import numpy as np
+    import torch
+
+    from .data.partial import simulate_partial_batch
+    from .evaluate.engine import load_images
+
+    rng = np.random.default_rng(seed + 7)
+    pick = rng.choice(len(records), size=min(GATE_VALIDATION_IMAGES, len(records)), replace=False)
+    x = load_images([records[i] for i in sorted(pick)], recipe.model.input_size)
+    x_p, t, is_p, _ = simulate_partial_batch(x, torch.Generator().manual_seed(seed + 7), 0.5, recipe.area)
+    return {"x_p": x_p, "is_partial": is_p, "t": t}
+
+
+def choose_gate(model: GLRec, recipe: GLRecRecipe, records: Sequence[Record], seed: int) -> list[dict]:
+    """G's threshold: the recipe's ``gate_threshold`` when set, else the best balanced accuracy on
+    :func:`gate_validation`'s crops (:meth:`ppcl.models.GLRec.choose_threshold`). Returns the
+    candidates' rows (empty when the recipe fixes it)."""
+    import torch
+
+    if recipe.gate_threshold is not None:
+        model.threshold.fill_(float(recipe.gate_threshold))
+        return []
+    val = gate_validation(recipe, records, seed)
+    with torch.no_grad():
+        return model.choose_threshold(val["x_p"], val["is_partial"])
 
 
 def glrec_for(run, domain: str = "reid") -> GLRec:

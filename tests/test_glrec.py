@@ -116,3 +116,35 @@ def test_glrec_metrics_hand_worked():
     assert m["gate_accuracy"] == pytest.approx(2 / 3)
     assert m["mean_iou"] == pytest.approx((1.0 + 0.5) / 2)
     assert {r["side"]: r["mean_iou"] for r in m["by_side"] if r["side"] != "whole"} == {"left": 1.0, "bottom": 0.5}
+
+
+def test_the_gate_threshold_is_chosen_by_balanced_accuracy_and_kept():
+    """choose_threshold on hand-set gate scores: cut images score 0.3-0.9, whole ones 0.1-0.25, so
+    every threshold in (0.25, 0.3] separates them; the grid's 0.3 is the only perfect one."""
+    from ppcl.models.glrec import GLRec, GLRecConfig
+
+    g = GLRec(GLRecConfig("resnet10", 8, (32, 16)))
+    eta = torch.tensor([0.3, 0.5, 0.9, 0.7, 0.1, 0.2, 0.25, 0.15])
+    is_p = torch.tensor([1, 1, 1, 1, 0, 0, 0, 0])
+    x = torch.zeros(8, 3, 32, 16)
+    g.forward = lambda x_p: (torch.zeros(len(x_p), 4), torch.logit(eta[: len(x_p)]))
+    rows = g.choose_threshold(x, is_p, grid=(0.2, 0.3, 0.5, 0.8))
+    assert float(g.threshold) == pytest.approx(0.3)
+    by = {r["threshold"]: r for r in rows}
+    assert by[0.5]["balanced_accuracy"] == pytest.approx(1 - (0.25 + 0.0) / 2)  # 0.3 called whole
+    assert by[0.2]["holistic_called_partial"] == pytest.approx(0.5)  # 0.2 and 0.25 called partial
+    out = g.rectify(x, out_size=(32, 16))
+    assert out["partial"].tolist() == [True, True, True, True, False, False, False, False]
+    assert g.state_dict()["threshold"] == pytest.approx(0.3)  # saved with the weights
+    with pytest.raises(ValueError, match="both cropped and holistic"):
+        g.choose_threshold(x, torch.ones(8))
+
+
+def test_ties_go_to_the_papers_half():
+    from ppcl.models.glrec import GLRec, GLRecConfig
+
+    g = GLRec(GLRecConfig("resnet10", 8, (32, 16)))
+    eta = torch.tensor([0.9, 0.95, 0.05, 0.1])
+    g.forward = lambda x_p: (torch.zeros(len(x_p), 4), torch.logit(eta[: len(x_p)]))
+    g.choose_threshold(torch.zeros(4, 3, 32, 16), torch.tensor([1, 1, 0, 0]), grid=(0.2, 0.4, 0.5, 0.7))
+    assert float(g.threshold) == pytest.approx(0.5)

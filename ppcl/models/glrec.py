@@ -3,7 +3,9 @@
 * **R** — a ResNet trunk and one linear layer: ``[t; eta] = R(x^p)``, four transform numbers
   ``t = (sx, sy, tx, ty)`` (see :mod:`ppcl.geometry`) and a gate logit. The linear layer
   starts at zero weight and identity bias, so an untrained R says "holistic, whole canvas".
-* **G** — the gate: ``sigmoid(logit) >= threshold`` (0.5 in the paper) means partial.
+* **G** — the gate: ``sigmoid(logit) >= threshold`` means partial. The paper's threshold is 0.5;
+  :meth:`GLRec.choose_threshold` picks it on validation crops instead (the kit's synthetic
+  profile), and the model keeps it (a buffer, saved with its weights) for every later rectify.
 * **T** — :func:`ppcl.geometry.paste` with the predicted t: the partial image is placed
   where R says it belongs on an empty holistic canvas. A holistic verdict passes the image
   through (resized to the canvas), which is ``paste`` with the identity t.
@@ -38,6 +40,7 @@ class GLRec(nn.Module):
         if imagenet:
             load_imagenet_weights(self.trunk, cfg.depth, weights)
         self.head = nn.Linear(self.trunk.out_channels, 5)
+        self.register_buffer("threshold", torch.tensor(0.5))  # G's threshold (the paper's 0.5 until chosen)
         nn.init.zeros_(self.head.weight)
         with torch.no_grad():
             self.head.bias.copy_(torch.tensor([*IDENTITY_T, 0.0]))
@@ -74,17 +77,41 @@ class GLRec(nn.Module):
         return torch.cat([s, torch.clamp(t[:, 2:], min=s - 1, max=1 - s)], dim=1)
 
     @torch.no_grad()
+    def choose_threshold(self, x_p: Tensor, is_partial: Tensor, grid: tuple[float, ...] = tuple(i / 20 for i in range(2, 19)),
+                         batch_size: int = 256) -> list[dict]:
+        """Set G's threshold to the value of ``grid`` with the best balanced accuracy (the mean of
+        the accuracies on cropped and on holistic images) on validation inputs ``x_p`` with labels
+        ``is_partial`` ``(N,)`` (ties: the value nearest the paper's 0.5). Returns every candidate's
+        ``{"threshold", "balanced_accuracy", "partial_called_holistic", "holistic_called_partial"}``."""
+        part = is_partial.bool()
+        if not part.any() or part.all():
+            raise ValueError("choose_threshold needs both cropped and holistic validation images")
+        self.eval()
+        eta = torch.cat([torch.sigmoid(self(x_p[i : i + batch_size])[1]) for i in range(0, len(x_p), batch_size)])
+        rows = []
+        for th in grid:
+            called = eta >= th
+            miss, false = float((~called[part]).float().mean()), float(called[~part].float().mean())
+            rows.append({"threshold": th, "balanced_accuracy": 1 - (miss + false) / 2, "partial_called_holistic": miss,
+                         "holistic_called_partial": false})
+        best = max(rows, key=lambda r: (round(r["balanced_accuracy"], 9), -abs(r["threshold"] - 0.5)))
+        self.threshold.fill_(best["threshold"])
+        return rows
+
+    @torch.no_grad()
     def rectify(
-        self, x_p: Tensor, out_size: tuple[int, int], threshold: float = 0.5, gate: bool = True
+        self, x_p: Tensor, out_size: tuple[int, int], threshold: float | None = None, gate: bool = True
     ) -> dict[str, Tensor]:
         """Inference: G then T. Returns ``x_r``, the t used, R's raw t, gate score eta, and the verdict.
 
+        ``threshold`` defaults to the model's own (0.5, or the one :meth:`choose_threshold` set);
         ``gate=False`` rectifies every image (the gate always says partial).
         """
         t_hat, logit = self(x_p)
         t_hat = self.clamp_t(t_hat)
         eta = torch.sigmoid(logit)
-        partial = eta >= threshold if gate else torch.ones_like(eta, dtype=torch.bool)
+        th = float(self.threshold) if threshold is None else threshold
+        partial = eta >= th if gate else torch.ones_like(eta, dtype=torch.bool)
         ident = torch.tensor(IDENTITY_T, device=x_p.device, dtype=t_hat.dtype).expand_as(t_hat)
         t_used = torch.where(partial[:, None], t_hat, ident)
         x_r = paste(x_p, t_used, size=out_size)
