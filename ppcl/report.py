@@ -27,8 +27,9 @@ class Section:
 SECTIONS: tuple[Section, ...] = (
     Section("Data (notebook 01)", ("01_counts",), ("01_partial_crops",),
             "Counts found beside the published ones; the synthetic sets are small by design."),
-    Section("GLRec (notebook 02)", ("02_glrec_summary", "02_glrec_by_side"), ("02_glrec_examples",),
-            "Gate accuracy beside the paper's 94.3% (simulated partial Market-1501); layout IoU on held-out crops."),
+    Section("GLRec (notebook 02)", ("02_glrec_summary", "02_glrec_by_side", "02_gate_threshold"), ("02_glrec_examples",),
+            "Gate accuracy beside the paper's 94.3% (simulated partial Market-1501); layout IoU on held-out crops; the "
+            "gate's threshold candidates on validation crops of training images (the chosen one has the best balanced accuracy)."),
     Section("The partial test sets (notebook 03)", ("03_test_sets",), (),
             "The real-size sets give Tables 2 and 3; the larger draws of other people (synthetic data) give the verdicts."),
     Section("Tables 2 and 3: partial re-ID (notebook 03)", ("03_table2_partial_query", "03_table3_partial_gallery"),

@@ -169,3 +169,29 @@ def pair_distances(model: PPCL, val: dict, methods: Sequence[str] = ("+R", "+R+b
         d = distance_matrix(model, q, g, m, device=device, comparison=comparison)
         out[m] = {"genuine": d[same].numpy(), "impostor": d[~same].numpy()}
     return out
+
+
+@torch.no_grad()
+def gate_cost(model: PPCL, val: dict, area_bins: Sequence[float] = (0.0, 0.4, 0.6, 0.8, 1.0), device="cpu"):
+    """What GLRec's gate costs, on a :func:`validation_set` (every query is a crop): per visible-area
+    bin, the queries, the share the gate calls holistic (passed through unrectified), and the +R
+    rank-1 of the queries it calls holistic and of those it calls partial (percent; NaN where
+    none)."""
+    import pandas as pd
+
+    q, g = encode_split(model, val, "+R", device)
+    hits = rank(global_distance(q, g), val["q_pids"], val["g_pids"])["per_query"]
+    hit = torch.zeros(len(q), dtype=torch.bool)
+    hit[torch.as_tensor(hits["query"]).long()] = torch.as_tensor(hits["first"]) == 0
+    called_whole = q.eta < float(model.glrec.threshold)
+    area = (val["t"][:, 0] * val["t"][:, 1]).float()
+    rows = []
+    for lo, hi in zip(area_bins[:-1], area_bins[1:]):
+        m = (area >= lo) & (area < hi)
+        if m.any():
+            w, p = m & called_whole, m & ~called_whole
+            rows.append({"area": f"[{lo:.1f}, {hi:.1f})", "queries": int(m.sum()),
+                         "called holistic (%)": 100 * float(w.sum()) / int(m.sum()),
+                         "rank1 if called holistic": 100 * float(hit[w].float().mean()) if w.any() else float("nan"),
+                         "rank1 if called partial": 100 * float(hit[p].float().mean()) if p.any() else float("nan")})
+    return pd.DataFrame(rows)
