@@ -186,6 +186,10 @@ def test_every_input_of_a_ppcl_model_changes_its_key(tmp_path, monkeypatch, doma
     }
     if domain == "reid":
         changed["the losses (λ)"] = key(run, lam_cyc=2.0)
+    real_split = recipes.train_split  # the seed alone (not the split it draws) must change the key too
+    monkeypatch.setattr(recipes, "train_split", lambda run, seed, domain="reid": real_split(run, 0, domain))
+    changed["the seed, with the same split"] = key(run, seed=1)
+    monkeypatch.setattr(recipes, "train_split", real_split)
     real_identity = recipes.data_identity
     monkeypatch.setattr(recipes, "data_identity", lambda root, records: real_identity(root, records) + "+other")
     changed["the training data"] = key(run)
