@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     try:
-        m = build_partial_lfw(load_lfw(args.root), args.ids, tuple(args.area), seed=args.seed)
+        m = build_partial_lfw(load_lfw(args.root), args.ids, tuple(args.area), seed=args.seed, setting="--ids")
     except DatasetError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -84,6 +84,11 @@ def sample_negative_boxes(
     negative apart (a small negative is otherwise easy to push away from a large positive);
     rows that admit no same-size negative fall back to log-uniform scales.
 
+    Promise (tests/test_invariants_boxes.py): every negative lies inside the map with scales in
+    ``[min_scale, 1]``; where ``valid``, its IoU and its containment with the positive are both
+    below ``beta``; a positive covering the whole map is never valid. The draws come from
+    ``generator`` alone (the same generator state, the same negatives).
+
     Returns ``(negatives (N, 4), valid (N,) bool)``.
     """
     n = positive.shape[0]

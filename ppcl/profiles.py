@@ -28,6 +28,39 @@ from .models.face import FaceBackboneConfig
 from .models.glrec import GLRecConfig
 
 PROFILE_NAMES = ("smoke", "synthetic", "paper")
+LOCATORS = ("centroid", "free", "fit")
+NEGATIVES = ("log-uniform", "same-size")
+
+
+def set_example(key: str, value) -> str:
+    """How to give ``key`` the value ``value`` on the command line: ``--set key=VALUE`` with the value
+    in TOML, quoted for the shell where it needs it (``--set ppcl.area='[0.3, 0.8]'``)."""
+    import json
+
+    if isinstance(value, bool):
+        text = str(value).lower()
+    elif isinstance(value, str):
+        text = f"'{json.dumps(value)}'"
+    elif isinstance(value, (list, tuple)):
+        text = f"'{json.dumps(list(value))}'"
+    else:
+        text = str(value)
+    return f"--set {key}={text}"
+
+
+def refusal(key: str, expected: str, found, example) -> ValueError:
+    """A profile value refused before anything runs, naming the setting and how to change it."""
+    return ValueError(f"{key}: expected {expected} (e.g. {set_example(key, example)}); found {found}")
+
+
+def _check_area(key: str, area: tuple[float, float]) -> None:
+    if not 0 < area[0] <= area[1] <= 1:
+        raise refusal(key, "a visible-area range [lo, hi] with 0 < lo <= hi <= 1", list(area), [0.3, 0.8])
+
+
+def _check_sides(key: str, sides: tuple[str, ...]) -> None:
+    if not sides or set(sides) - set(SIDES):
+        raise refusal(key, f"a non-empty list of {list(SIDES)}", list(sides), list(SIDES))
 
 
 @dataclass(frozen=True)
@@ -88,11 +121,9 @@ class PartialLFWRecipe:
 
     def __post_init__(self) -> None:
         if self.n_ids < 0:
-            raise ValueError(f"faces.partial_lfw.n_ids: expected 0 (every identity with two or more images) or more; found {self.n_ids}")
-        if not 0 < self.area[0] <= self.area[1] <= 1:
-            raise ValueError(f"faces.partial_lfw.area: expected 0 < lo <= hi <= 1; found {list(self.area)}")
-        if not self.sides or set(self.sides) - set(SIDES):
-            raise ValueError(f"faces.partial_lfw.sides: expected a non-empty list of {list(SIDES)}; found {list(self.sides)}")
+            raise refusal("faces.partial_lfw.n_ids", "0 (every identity with two or more images) or more", self.n_ids, 0)
+        _check_area("faces.partial_lfw.area", self.area)
+        _check_sides("faces.partial_lfw.sides", self.sides)
 
 
 @dataclass(frozen=True)
@@ -112,12 +143,12 @@ class FaceRecipe(PPCLRecipe):
 
     def __post_init__(self) -> None:
         if self.imagenet:
-            raise ValueError("faces.imagenet: expected false (the face backbone is trained from scratch on "
-                             "CASIA-WebFace, as VGGFace was; the kit has no ImageNet weights for it); found true")
+            raise refusal("faces.imagenet", "false (the face backbone is trained from scratch on CASIA-WebFace, as "
+                          "VGGFace was; the kit has no ImageNet weights for it)", "true", False)
         if tuple(self.crloc.patch_size) != self.backbone.map_size:
-            raise ValueError(f"faces.crloc.patch_size: expected the face map size {list(self.backbone.map_size)} "
-                             f"(input {list(self.backbone.input_size)} with {self.backbone.pools} pools); "
-                             f"found {list(self.crloc.patch_size)}")
+            raise refusal("faces.crloc.patch_size", f"the face map size {list(self.backbone.map_size)} (input "
+                          f"{list(self.backbone.input_size)} with {self.backbone.pools} pools)",
+                          list(self.crloc.patch_size), list(self.backbone.map_size))
 
 
 @dataclass(frozen=True)
@@ -151,17 +182,20 @@ class Profile:
 
     def __post_init__(self) -> None:
         if self.source not in ("synthetic", "real"):
-            raise ValueError(f"source: expected 'synthetic' or 'real'; found {self.source!r}")
+            raise refusal("source", "'synthetic' or 'real'", repr(self.source), "real")
         if self.n_seeds < 1:
-            raise ValueError(f"n_seeds: expected at least 1; found {self.n_seeds}")
+            raise refusal("n_seeds", "at least 1", self.n_seeds, 3)
         for key, recipe in (("glrec", self.glrec), ("ppcl", self.ppcl), ("faces", self.faces), ("faces.glrec", self.faces.glrec)):
             if recipe.workers < 0:
-                raise ValueError(f"{key}.workers: expected 0 (load in the main process) or more DataLoader processes; "
-                                 f"found {recipe.workers}")
+                raise refusal(f"{key}.workers", "0 (load in the main process) or more DataLoader processes", recipe.workers, 0)
+        _check_recipes(self)
         if self.source == "synthetic":
             from .data.sources import synthetic_config
 
-            synthetic_config(self.synthetic)  # refuses unknown fields, naming them
+            try:
+                synthetic_config(self.synthetic)  # refuses unknown fields and bad values, naming them
+            except ValueError as e:
+                raise ValueError(f"synthetic: {e} (change the field with --set synthetic.FIELD=VALUE)") from None
 
     @property
     def seeds(self) -> tuple[int, ...]:
@@ -169,6 +203,32 @@ class Profile:
 
     def to_dict(self) -> dict:
         return to_dict(self)
+
+
+def _check_recipes(p: Profile) -> None:
+    """Every count, range and choice of the training recipes and the ablation, named by its key."""
+    for key, r in (("glrec", p.glrec), ("faces.glrec", p.faces.glrec)):
+        for name in ("epochs", "batch_size"):
+            if getattr(r, name) < 1:
+                raise refusal(f"{key}.{name}", "1 or more", getattr(r, name), getattr(GLRecRecipe(), name))
+        _check_area(f"{key}.area", r.area)
+    for key, r, default in (("ppcl", p.ppcl, PPCLRecipe()), ("faces", p.faces, FaceRecipe())):
+        for name in ("epochs", "p", "k", "n_val_ids", "val_queries_per_id"):
+            if getattr(r, name) < 1:
+                raise refusal(f"{key}.{name}", "1 or more", getattr(r, name), getattr(default, name))
+        if r.warmup_epochs < 0:
+            raise refusal(f"{key}.warmup_epochs", "0 or more", r.warmup_epochs, 0)
+        _check_area(f"{key}.area", r.area)
+        _check_sides(f"{key}.sides", r.sides)
+        if r.crloc.locator not in LOCATORS:
+            raise refusal(f"{key}.crloc.locator", f"one of {list(LOCATORS)}", repr(r.crloc.locator), "centroid")
+        if r.negatives not in NEGATIVES:
+            raise refusal(f"{key}.negatives", f"one of {list(NEGATIVES)}", repr(r.negatives), "log-uniform")
+    for name in ("ratios", "grid_ratios"):
+        ratios = getattr(p.ablation, name)
+        if not ratios or not all(0 < x <= 1 for x in ratios):
+            raise refusal(f"ablation.{name}", "a non-empty list of visible-area ratios in (0, 1]", list(ratios),
+                          list(getattr(AblationRecipe(), name)))
 
 
 def profiles_text() -> str:

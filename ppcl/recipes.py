@@ -230,16 +230,41 @@ def train_split(run, seed: int, domain: str = "reid") -> tuple[list[Record], lis
     train = training_records(run, domain)
     n_ids = len({r.pid for r in train})
     if recipe.n_val_ids >= n_ids:
-        raise ValueError(f"{section}.n_val_ids = {recipe.n_val_ids}: the training set holds only {n_ids} identities; "
-                         f"hold out fewer (e.g. --set {section}.n_val_ids={max(1, n_ids // 10)})")
+        key = f"{section}.n_val_ids"
+        if n_ids < 2:
+            raise ValueError(f"{key} = {recipe.n_val_ids}: the training set holds only {n_ids} identities, none to spare "
+                             f"for validation; the data needs two or more training identities")
+        raise ValueError(f"{key} = {recipe.n_val_ids}: the training set holds only {n_ids} identities; "
+                         f"hold out fewer (e.g. --set {key}={max(1, n_ids // 10)})")
     return split_train_val(train, recipe.n_val_ids, seed=seed)
+
+
+def check_validation_queries(val: Sequence[Record], train: Sequence[Record], section: str, n_val_ids: int, seed: int) -> None:
+    """Refuse a validation split without a query (no held-out identity with two or more images),
+    naming ``<section>.n_val_ids``; ``train`` is the rest of the training set."""
+    per_id: dict[int, int] = {}
+    for r in val:
+        per_id[r.pid] = per_id.get(r.pid, 0) + 1
+    if any(n >= 2 for n in per_id.values()):
+        return
+    key = f"{section}.n_val_ids"
+    rest: dict[int, int] = {}
+    for r in train:
+        rest[r.pid] = rest.get(r.pid, 0) + 1
+    if not any(n >= 2 for n in rest.values()):
+        raise ValueError(f"{key} = {n_val_ids}: no training identity has two or more images, so no validation split "
+                         "can hold a query; the data needs identities with several images")
+    more = min(len({r.pid for r in train}) + n_val_ids - 1, max(2 * n_val_ids, n_val_ids + 10))
+    raise ValueError(f"{key} = {n_val_ids}: none of the {len(per_id)} identities held out for validation (seed {seed}) "
+                     f"has two or more images, so validation has no query; hold out more (e.g. --set {key}={more})")
 
 
 def validation_for(run, seed: int, domain: str = "reid") -> dict:
     """The validation split of ``seed``: simulated partial queries of held-out training ids
     (Market-style persons, or CASIA-style faces)."""
-    _, recipe, _ = recipes_for(run, domain)
-    _, val = train_split(run, seed, domain)
+    _, recipe, section = recipes_for(run, domain)
+    train, val = train_split(run, seed, domain)
+    check_validation_queries(val, train, section, recipe.n_val_ids, seed)
     return validation_set(val, recipe.backbone.input_size, seed=seed, area=recipe.area,
                           queries_per_id=recipe.val_queries_per_id)
 

@@ -35,6 +35,19 @@ def write_jpeg(path: Path, shade: int = 0) -> Path:
     return path
 
 
+def write_truncated_jpeg(path: Path, keep: float = 0.5, seed: int = 0) -> Path:
+    """A 64x32 noise JPEG cut to ``keep`` of its bytes, as an interrupted download leaves it: the
+    header is whole (the file opens and reports its size), the pixels stop part-way."""
+    import numpy as np
+
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (64, 32, 3), dtype=np.uint8)).save(buf, "JPEG")
+    data = buf.getvalue()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data[: int(len(data) * keep)])
+    return path
+
+
 def _write_all(folder: Path, names: list[str]) -> None:
     for i, n in enumerate(names):
         write_jpeg(folder / n, i)

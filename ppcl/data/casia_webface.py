@@ -7,9 +7,9 @@ Layout as distributed::
         0000099/...
 
 Cleaned copies circulate under other folder names, so ``root`` may be any folder of 7-digit
-id folders, or a parent holding ``CASIA-WebFace/``. Non-image files (a ``names.txt``, say)
-are ignored; anything else that is not the layout is refused. ``names`` are the id folder
-names sorted; ``pid`` indexes them; ``camid`` is None.
+id folders, or a folder holding ``CASIA-WebFace/`` (directly or one folder down), whatever its
+name. Non-image files (a ``names.txt``, say) are ignored; anything else that is not the layout
+is refused. ``names`` are the id folder names sorted; ``pid`` indexes them; ``camid`` is None.
 """
 from __future__ import annotations
 
@@ -17,24 +17,33 @@ import os
 import re
 from pathlib import Path
 
-from .common import IMAGE_SUFFIXES, DatasetError, FaceData, Record, _listing, list_images
+from .common import IMAGE_SUFFIXES, DatasetError, FaceData, Record, _listing, list_images, search_order
 
 FOLDER = "CASIA-WebFace"
 ID_RE = re.compile(r"\d{7}")
 IMAGE_RE = re.compile(r"\d{3,}\.jpg")
 
 
+def _holds_ids(folder: Path) -> bool:
+    """Whether ``folder`` holds 7-digit id folders (a content check; its own name is ignored)."""
+    try:
+        return any(e.is_dir() and ID_RE.fullmatch(e.name) for e in os.scandir(folder))
+    except OSError:
+        return False
+
+
 def find_image_folder(root: str | Path) -> Path:
-    """``root/CASIA-WebFace`` if present, else ``root`` if it holds 7-digit id folders."""
+    """The folder of 7-digit id folders, recognised by what it holds: ``root`` itself, else
+    ``root/CASIA-WebFace``, else ``CASIA-WebFace/`` inside any folder of ``root``."""
     root = Path(root).expanduser()
     if not root.is_dir():
         raise DatasetError(root, "a CASIA-WebFace folder or its parent", "no such folder")
-    if (root / FOLDER).is_dir():
-        return root / FOLDER
-    if any(e.is_dir() and ID_RE.fullmatch(e.name) for e in os.scandir(root)):
-        return root
+    for folder in search_order(root, (FOLDER,)):
+        if folder.is_dir() and _holds_ids(folder):
+            return folder
     raise DatasetError(
-        root, f"a folder of 7-digit id folders (e.g. 0000045/001.jpg), or a parent holding {FOLDER}/",
+        root, f"a folder of 7-digit id folders (e.g. 0000045/001.jpg): the folder itself, or {FOLDER}/ in it "
+        "or in a folder inside it",
         "a folder holding " + _listing(root),
     )
 

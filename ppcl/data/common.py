@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+import os
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -128,7 +129,8 @@ def check_images(records: Iterable[Record]) -> int:
     """Open every record's image; raise :class:`DatasetError` on the first bad one.
 
     Readers never open images themselves (a Market-1501 load would read 32k files);
-    ``data_prep/verify.py --check-images`` calls this. Returns the number checked.
+    ``data_prep/verify.py`` decodes them all with :func:`unreadable_images`. Returns the number
+    checked.
     """
     n = 0
     for r in records:
@@ -137,10 +139,56 @@ def check_images(records: Iterable[Record]) -> int:
     return n
 
 
+def decode_error(path: str | Path) -> str | None:
+    """Why the image at ``path`` cannot be decoded in full (``None`` if it can): every pixel is
+    decoded, so a truncated JPEG or PNG is caught, not only a bad header."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+        return None
+    except FileNotFoundError:
+        return "no such file"
+    except Exception as e:  # PIL raises OSError, SyntaxError, ValueError ... on broken files
+        return f"{type(e).__name__}: {e}"
+
+
+def unreadable_images(paths: Sequence[str | Path], workers: int | None = None, progress: bool = False) -> list[tuple[str, str]]:
+    """Decode every image of ``paths`` (``workers`` threads; PIL decodes outside the GIL) with a
+    progress bar when ``progress``: ``(path, reason)`` for each one that fails, in input order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from PIL import ImageFile
+    from tqdm.auto import tqdm
+
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES is set: truncated images would pass the check")
+    workers = workers or min(32, (os.cpu_count() or 1) * 2)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        reasons = list(tqdm(pool.map(decode_error, paths), total=len(paths), desc="decode",
+                            unit="img", disable=None if progress else True))
+    return [(str(p), r) for p, r in zip(paths, reasons) if r is not None]
+
+
 def require_nonempty(records: Sequence[Record], folder: Path, what: str) -> None:
     """Raise if a split came out empty, naming the folder it was read from."""
     if not records:
         raise DatasetError(folder, what, "no usable image (" + _listing(folder) + ")")
+
+
+def search_order(root: Path, names: Sequence[str]) -> list[Path]:
+    """Where a reader looks for its dataset folder, nearest first: ``root`` itself, ``root/<name>``
+    for each known ``name``, then ``root/<any folder>/<name>``. The folders above the dataset are
+    recognised by what they hold, never by their own names (``DATA/lfw/lfw-deepfunneled/``,
+    ``DATA/downloads/Market-1501-v15.09.15/``)."""
+    names = [n for n in names if n]
+    order = [root, *(root / n for n in names)]
+    try:
+        children = sorted(e.name for e in os.scandir(root) if e.is_dir())
+    except OSError:
+        children = []
+    order += [root / c / n for c in children for n in names]
+    seen: set[Path] = set()
+    return [p for p in order if not (p in seen or seen.add(p))]
 
 
 def resolve_root(
@@ -148,35 +196,35 @@ def resolve_root(
 ) -> tuple[Path, tuple[str, ...]]:
     """Find the dataset folder under ``root`` and which layout of split folders it has.
 
-    ``candidates`` are paths relative to ``root`` to try in order (``""`` is ``root``
-    itself); ``layouts`` are alternative tuples of split-folder names. The first
-    candidate holding every folder of some layout wins. A candidate holding only part
-    of a layout is taken as the dataset folder with a split missing, and the missing
-    split is named in the error.
+    ``candidates`` are the dataset folder's known names (paths relative to a parent; ``""`` is
+    ``root`` itself); ``layouts`` are alternative tuples of split-folder names. The folders of
+    :func:`search_order` are tried nearest first, and the first holding every folder of some
+    layout wins, whatever the names of the folders above it. A folder holding only part of a
+    layout is taken as the dataset folder with a split missing, and the missing split is named
+    in the error.
     """
     root = Path(root).expanduser()
     if not root.is_dir():
         raise DatasetError(root, f"a {what} folder", "no such folder")
-    for cand in candidates:
-        folder = root / cand if cand else root
+    order = search_order(root, candidates)
+    for folder in order:
         if not folder.is_dir():
             continue
         for layout in layouts:
             if all((folder / d).is_dir() for d in layout):
                 return folder, tuple(layout)
-    for cand in candidates:
-        folder = root / cand if cand else root
+    for folder in order:
         if not folder.is_dir():
             continue
         for layout in layouts:
             if any((folder / d).is_dir() for d in layout):
                 for d in layout:
                     require_dir(folder / d, f"the {what} split folder '{d}/'")
-    looked = ", ".join(f"{c}/" if c else "<root>/" for c in candidates)
+    names = ", ".join(f"{c}/" for c in candidates if c)
     wanted = " or ".join("{" + ", ".join(f"{d}/" for d in lay) + "}" for lay in layouts)
     raise DatasetError(
         root,
-        f"a {what} folder: one of {looked} holding {wanted}",
+        f"a {what} folder holding {wanted}: <root>/ itself, or one of {names} in it or in a folder inside it",
         "a folder holding " + _listing(root),
     )
 

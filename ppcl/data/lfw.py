@@ -6,6 +6,9 @@ Layout as distributed (``lfw.tgz``, ``lfw-funneled.tgz``, ``lfw-deepfunneled.tgz
         <Name>/<Name>_0001.jpg ...
     pairs.txt          (beside the image folder, or put inside it)
 
+The image folder is recognised by what it holds, whatever the names of the folders above it:
+``DATA/lfw/lfw-deepfunneled/`` with ``DATA/lfw/pairs.txt`` loads from ``DATA/lfw`` or ``DATA``.
+
 ``pairs.txt`` (LFW README, section 3c): a header ``<sets> <pairs per set>`` (``10 300``), then
 per set that many matched lines ``name n1 n2`` followed by as many mismatched lines
 ``name1 n1 name2 n2``; ``n`` is the 1-based image number in ``<name>_<n:04d>.jpg``. The
@@ -20,7 +23,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .common import DatasetError, FaceData, Record, _listing, list_images
+from .common import DatasetError, FaceData, Record, _listing, list_images, search_order
 
 FOLDERS = ("lfw", "lfw_funneled", "lfw-deepfunneled")
 PAIRS_FILE = "pairs.txt"
@@ -47,24 +50,44 @@ def lfw_image_path(image_root: Path, name: str, n: int) -> Path:
     return image_root / name / f"{name}_{n:04d}.jpg"
 
 
+def _holds_people(folder: Path, sample: int = 20) -> bool:
+    """Whether ``folder`` looks like an LFW image folder: one of its first ``sample`` sub-folders
+    ``<Name>/`` holds a ``<Name>_NNNN.jpg`` (a content check; the folder's own name is ignored)."""
+    try:
+        dirs = [e for e in os.scandir(folder) if e.is_dir()]
+    except OSError:
+        return False
+    for entry in sorted(dirs, key=lambda e: e.name)[:sample]:
+        pattern = re.compile(re.escape(entry.name) + r"_\d{4}\.jpg")
+        try:
+            if any(pattern.fullmatch(n) for n in os.listdir(entry.path)):
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def find_image_folder(root: str | Path) -> Path:
-    """The LFW image folder: ``root`` if it is one of :data:`FOLDERS` or holds person folders
-    directly, else the first of :data:`FOLDERS` inside ``root``."""
+    """The LFW image folder, recognised by what it holds (``<Name>/<Name>_NNNN.jpg``), never by
+    its name or its parents' names: ``root`` itself, else :data:`FOLDERS` inside ``root``, else
+    :data:`FOLDERS` inside any folder of ``root`` (``DATA/lfw/lfw-deepfunneled/`` from ``DATA``
+    or from ``DATA/lfw``)."""
     root = Path(root).expanduser()
     if not root.is_dir():
         raise DatasetError(root, "an LFW image folder or its parent", "no such folder")
-    if root.name in FOLDERS:
-        return root
-    for name in FOLDERS:
-        if (root / name).is_dir():
-            return root / name
-    if any(e.is_dir() for e in os.scandir(root)):
-        return root
+    order = search_order(root, FOLDERS)
+    for folder in order:
+        if folder.is_dir() and _holds_people(folder):
+            return folder
+    found = "a folder holding " + _listing(root)
+    near = [f for f in order[1:] if f.is_dir()]
+    if near:
+        found += f"; {near[0]} holds no <Name>/<Name>_NNNN.jpg either ({_listing(near[0])})"
     raise DatasetError(
         root,
-        "an LFW image folder of <Name>/<Name>_NNNN.jpg, "
-        "or a parent holding lfw/, lfw_funneled/ or lfw-deepfunneled/",
-        "a folder holding " + _listing(root),
+        "an LFW image folder of <Name>/<Name>_NNNN.jpg: the folder itself, or lfw/, lfw_funneled/ "
+        "or lfw-deepfunneled/ in it or in a folder inside it",
+        found,
     )
 
 
@@ -90,7 +113,8 @@ def load_lfw(root: str | Path) -> FaceData:
     if not names:
         raise DatasetError(folder, "<Name>/ person folders", _listing(folder))
     records = [Record(str(f), pid, None) for pid, n in enumerate(names) for f in _person_images(folder / n)]
-    pairs = [p for p in (folder / PAIRS_FILE, folder.parent / PAIRS_FILE) if p.is_file()]
+    near = (folder / PAIRS_FILE, folder.parent / PAIRS_FILE, Path(root).expanduser() / PAIRS_FILE)
+    pairs = [p for p in near if p.is_file()]
     info = {"folder": str(folder), "variant": folder.name, "pairs_path": str(pairs[0]) if pairs else None}
     return FaceData("lfw", folder, records, names, info=info)
 

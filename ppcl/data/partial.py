@@ -29,7 +29,13 @@ def sample_partial_t(
     area: tuple[float, float] = (0.3, 0.8),
     sides: tuple[str, ...] = SIDES,
 ) -> tuple[np.ndarray, str]:
-    """Draw one crop: returns ``(t, side)`` with ``t`` a float64 4-vector."""
+    """Draw one crop: returns ``(t, side)`` with ``t`` a float64 4-vector.
+
+    Promise (tests/test_invariants_boxes.py): ``side`` is one of ``sides``; the region lies inside
+    the canvas; a band spans its full side, touches its edge and has the drawn area ratio
+    ``sx * sy`` in ``area``. A ``free`` box should too, but for a drawn area above about 0.5 its
+    aspect can put one side past the canvas, which is clipped, leaving a smaller area (a known
+    bug, an ``xfail`` there)."""
     lo, hi = area
     if not 0 < lo <= hi <= 1:
         raise ValueError(f"area range must satisfy 0 < lo <= hi <= 1; got {area}")

@@ -31,17 +31,26 @@ def build_partial_lfw(
     area: tuple[float, float] = (0.3, 0.8),
     sides: tuple[str, ...] = SIDES,
     seed: int = 0,
+    setting: str = "faces.partial_lfw.n_ids",
 ) -> dict:
     """The protocol as a JSON-ready manifest: ``gallery`` and ``query`` entries with paths
-    relative to the dataset folder, identity names, pids (0..n_ids-1) and, for queries, t."""
+    relative to the dataset folder, identity names, pids (0..n_ids-1) and, for queries, t.
+
+    ``setting`` names where ``n_ids`` came from (the profile key, or a command-line option such
+    as ``--ids``), so that a dataset too small for it is refused saying what to change."""
     per_id: dict[int, list[str]] = defaultdict(list)
     for r in data.records:
         per_id[r.pid].append(r.path)
     eligible = [pid for pid, paths in per_id.items() if len(paths) >= 2]
+    if not eligible:
+        raise DatasetError(data.root, "identities with two or more images (a Partial-LFW query needs a gallery image "
+                           "of its own identity)", f"none among {len(per_id)} identities")
     if len(eligible) < n_ids:
-        raise DatasetError(
-            data.root, f"at least {n_ids} identities with two or more images", f"{len(eligible)}"
-        )
+        k = len(eligible)
+        change = f"{setting} {k}" if setting.startswith("-") else f"--set {setting}={k}"
+        also = "" if setting.startswith("-") else f", or --set {setting}=0 for every one of them"
+        raise DatasetError(data.root, f"at least {n_ids} identities with two or more images ({setting} = {n_ids})",
+                           f"{k}; ask for fewer (e.g. {change}{also})")
     chosen = sorted(eligible, key=lambda pid: (-len(per_id[pid]), data.names[pid]))[:n_ids]
     rng = np.random.default_rng(seed)
     gallery, query = [], []

@@ -32,7 +32,12 @@ from .rank import rank
 def crop_at_ratio(images: Tensor, ratio: float, seed: int = 0, sides: Sequence[str] = SIDES) -> tuple[Tensor, Tensor]:
     """Each image ``(N, 3, H, W)`` cut to a region of visible-area ratio ``ratio`` (a side drawn
     per image with ``seed``) and resized back to ``(H, W)``: ``(crops, t (N, 4))``. ``ratio=1``
-    returns the images unchanged (holistic)."""
+    returns the images unchanged (holistic).
+
+    Promise (tests/test_invariants_boxes.py): every t lies inside the canvas with ``sx * sy ==
+    ratio`` (the band sides exactly; a ``free`` box inherits :func:`sample_partial_t`'s known
+    shortfall above about 0.5), ``crops == crop(images, t)``, and the same seed gives the same
+    crops."""
     n = len(images)
     if ratio >= 1.0:
         return images, torch.tensor([[1.0, 1.0, 0.0, 0.0]]).repeat(n, 1)

@@ -141,7 +141,8 @@ class CRLoc(nn.Module):
         return x.mean(dim=(2, 3))
 
     def locate(self, corr: Tensor) -> Tensor:
-        """L_l: correlation ``(N, U, H, W)`` -> box t ``(N, 4)`` inside the reference map."""
+        """L_l: correlation ``(N, U, H, W)`` -> box t ``(N, 4)`` inside the reference map (scales in
+        ``[min_scale, 1]``, ``|centre| + scale <= 1``) for any correlation and FC, in every locator mode."""
         raw = self.fc(self.features(corr))
         m = self.cfg.min_scale
         if self.cfg.locator == "fit":

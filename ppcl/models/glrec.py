@@ -102,10 +102,14 @@ class GLRec(nn.Module):
     def rectify(
         self, x_p: Tensor, out_size: tuple[int, int], threshold: float | None = None, gate: bool = True
     ) -> dict[str, Tensor]:
-        """Inference: G then T. Returns ``x_r``, the t used, R's raw t, gate score eta, and the verdict.
+        """Inference: G then T. Returns ``x_r``, the t used, R's clamped t (``t_hat``), gate score
+        eta, and the verdict.
 
-        ``threshold`` defaults to the model's own (0.5, or the one :meth:`choose_threshold` set);
-        ``gate=False`` rectifies every image (the gate always says partial).
+        ``threshold`` defaults to the model's own (0.5, or the one :meth:`choose_threshold` set).
+        Promise (tests/test_invariants_boxes.py): every ``t`` and ``t_hat`` lies inside the canvas
+        with scales in ``[min_scale, 1]``; ``t`` is exactly the identity where ``eta < threshold``
+        (holistic) and ``t_hat`` elsewhere; ``x_r = paste(x_p, t)``. ``gate=False`` rectifies every
+        image (the gate always says partial).
         """
         t_hat, logit = self(x_p)
         t_hat = self.clamp_t(t_hat)
