@@ -68,7 +68,8 @@ VARIANTS: dict[str, dict] = {
 }
 
 _TRAINING_CODE = ("algorithm.py", "losses.py", "geometry.py", "pretrain.py", "recipes.py", "train.py", "models",
-                  "data/partial.py", "data/samplers.py", "data/transforms.py", "data/datasets.py", "data/splits.py",
+                  "data/common.py", "data/framing.py", "data/partial.py", "data/samplers.py", "data/transforms.py",
+                  "data/datasets.py", "data/splits.py",
                   "evaluate/engine.py", "evaluate/pairwise.py", "evaluate/rank.py", "evaluate/validation.py")
 
 
@@ -90,9 +91,13 @@ def model_key(**parts) -> str:
 
 
 def data_identity(root: Path, records: Sequence[Record]) -> str:
-    """Names the training data: the synthetic set's folder (which carries its config's hash),
-    or the real root with its size."""
-    return f"{Path(root).resolve()}:{len(records)}:{len({r.pid for r in records})}"
+    """Names the training data: its root (a synthetic set's folder carries its config's hash), its
+    size, and a hash of every (path, label, camera) it holds, so other images or other labels with
+    the same counts are other data."""
+    h = hashlib.sha1()
+    for r in records:
+        h.update(f"{r.path}\t{r.pid}\t{r.camid}\n".encode())
+    return f"{Path(root).resolve()}:{len(records)}:{len({r.pid for r in records})}:{h.hexdigest()[:12]}"
 
 
 def link_into(src: Path, dst: Path) -> Path:
@@ -102,10 +107,14 @@ def link_into(src: Path, dst: Path) -> Path:
     if tmp.exists():
         tmp.unlink()
     try:
-        os.link(src, tmp)
-    except OSError:
-        shutil.copy2(src, tmp)
-    os.replace(tmp, dst)
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copy2(src, tmp)
+        os.replace(tmp, dst)
+    finally:  # a crash before the rename leaves the old dst whole and no temporary file
+        if tmp.exists():
+            tmp.unlink()
     return dst
 
 

@@ -95,6 +95,7 @@ GLREC_CHANGES = {  # one valid change per GLRecRecipe field (and GLRecConfig's, 
     "partial_share": 0.7,
     "area": [0.4, 0.8],
     "workers": 1,
+    "gate_threshold": 0.3,
 }
 
 
@@ -206,7 +207,6 @@ def test_every_input_of_a_ppcl_model_changes_its_key(tmp_path, monkeypatch, doma
 NOT_SHAPING = {"config.py", "io.py", "profiles.py", "data/readers.py", "data/sources.py", "data/bodies.py",
                "data/market1501.py", "data/partial_reid.py", "data/partial_ilids.py", "data/lfw.py",
                "data/casia_webface.py"}
-KNOWN_UNHASHED = {"data/common.py"}  # see the xfail below
 
 
 def _hashed() -> set[str]:
@@ -251,7 +251,7 @@ def test_editing_any_module_that_shapes_a_model_changes_the_code_hash(tmp_path, 
     shutil.copytree(PKG, copy, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(recipes, "__file__", str(copy / "recipes.py"))
     base = recipes.code_version()
-    modules = sorted(_shaping() - KNOWN_UNHASHED)
+    modules = sorted(_shaping())
     assert {"data/partial.py", "losses.py", "models/crloc.py", "data/datasets.py", "evaluate/validation.py"} <= set(modules)
     missed = []
     for rel in modules:
@@ -265,20 +265,10 @@ def test_editing_any_module_that_shapes_a_model_changes_the_code_hash(tmp_path, 
     assert not missed, f"modules whose edits keep the model store's code hash (a stale model would be reused): {missed}"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known gap in ppcl/recipes.py's _TRAINING_CODE (not this branch's to change): data/common.py is not "
-    "hashed, yet its read_image decodes every training image (ImageDataset), so an edit there (say, "
-    "another colour conversion) would change the trained models while the store kept their keys. "
-    "Fix: add 'data/common.py' to _TRAINING_CODE."))
 def test_the_code_hash_covers_every_module_that_shapes_a_model():
     assert not (_shaping() - _hashed()), sorted(_shaping() - _hashed())
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known gap in ppcl/recipes.py's data_identity (not this branch's to change): the data is named by "
-    "its root, image count and identity count, so a training set with the same counts but other images "
-    "or other labels (a reader that relabels differently, a re-download) reuses a model trained on the "
-    "old one. Fix: hash the (path, label) list into data_identity."))
 def test_other_training_images_with_the_same_counts_change_the_key(tmp_path, monkeypatch):
     run = _run(tmp_path)
     base = _ppcl_key(monkeypatch, run, "+R", 0)

@@ -238,12 +238,6 @@ def test_simulated_crops_stay_inside_and_bands_span_their_side_at_the_drawn_area
             assert abs(c - part * (-edge) - edge) < 1e-12, f"case {case}: {side} band does not touch its edge: {t}"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known bug in ppcl/data/partial.py (not this branch's to change): a 'free' crop draws its aspect "
-    "log-uniform in [1/2, 2] regardless of the area, then clips the long side at the canvas, so for an "
-    "area above about 0.5 its sx * sy falls below the drawn area (ratio 0.8: a third of free crops come out "
-    "at 0.63-0.8). Table 1b's and Figure 5's free crops at 0.6-0.9 are therefore smaller than their label. "
-    "Fix: draw the aspect in [max(1/2, a), min(2, 1/a)] so both sides fit."))
 def test_a_free_crop_has_the_drawn_area():
     rng = np.random.default_rng(7)
     for case in range(400):

@@ -70,14 +70,9 @@ def test_a_crash_before_the_rename_leaves_the_old_file_whole(tmp_path, monkeypat
     with pytest.raises(Crash):
         write(target)
     assert target.read_bytes() == OLD, f"{name}: the old file was changed by a write that never finished"
-    if name != "link_into":  # see the xfail below
-        assert _leftovers(target.parent, before) == [], f"{name}: temporary files left behind"
+    assert _leftovers(target.parent, before) == [], f"{name}: temporary files left behind"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known bug in ppcl/recipes.py's link_into (not this branch's to change): it has no cleanup, so a crash "
-    "between linking the temporary name and os.replace leaves '.<name>.tmp<pid>' in the run's checkpoints/ "
-    "folder (the old link stays whole). Fix: the try/finally of ppcl.io.atomic_write."))
 def test_a_crash_inside_link_into_leaves_no_temporary_file(tmp_path, monkeypatch):
     target, write = _writers(tmp_path)["link_into"]
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -50,10 +50,9 @@ def sample_partial_t(
     elif side in ("left", "right"):
         sx, sy = a, 1.0
         tx, ty = (-1 + sx if side == "left" else 1 - sx), 0.0
-    else:  # free: area a, aspect log-uniform in [1/2, 2] relative to the canvas
-        r = float(np.exp(rng.uniform(np.log(0.5), np.log(2.0))))
+    else:  # free: area a, aspect log-uniform in [max(1/2, a), min(2, 1/a)] (both sides fit the canvas)
+        r = float(np.exp(rng.uniform(np.log(max(0.5, a)), np.log(min(2.0, 1 / a)))))
         sx, sy = min(1.0, np.sqrt(a * r)), min(1.0, np.sqrt(a / r))
-        sy = min(1.0, a / sx)
         tx = float(rng.uniform(-1 + sx, 1 - sx))
         ty = float(rng.uniform(-1 + sy, 1 - sy))
     return np.array([sx, sy, tx, ty], dtype=np.float64), side
@@ -101,10 +100,9 @@ def sample_body_crop_t(
         box = (x0, y0, x0 + a * bw, y1)
     elif side == "right":
         box = (x1 - a * bw, y0, x1, y1)
-    else:  # free: area a of the body's box, aspect log-uniform in [1/2, 2] relative to it
-        r = float(np.exp(rng.uniform(np.log(0.5), np.log(2.0))))
-        fw = min(1.0, np.sqrt(a * r))
-        fh = min(1.0, a / fw)
+    else:  # free: area a of the body's box, aspect log-uniform in [max(1/2, a), min(2, 1/a)] relative to it
+        r = float(np.exp(rng.uniform(np.log(max(0.5, a)), np.log(min(2.0, 1 / a)))))
+        fw, fh = min(1.0, np.sqrt(a * r)), min(1.0, np.sqrt(a / r))
         ox, oy = float(rng.uniform(0, 1 - fw)), float(rng.uniform(0, 1 - fh))
         box = (x0 + ox * bw, y0 + oy * bh, x0 + (ox + fw) * bw, y0 + (oy + fh) * bh)
     mx, my = margin * bw, margin * bh
