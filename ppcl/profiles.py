@@ -140,6 +140,7 @@ class FaceRecipe(PPCLRecipe):
     crloc: CRLocConfig = CRLocConfig(patch_size=(7, 7))
     glrec: GLRecRecipe = GLRecRecipe(model=GLRecConfig(input_size=(224, 224)))
     partial_lfw: PartialLFWRecipe = PartialLFWRecipe()
+    n_seeds: int = 0  # faces are compared over the profile's first n_seeds seeds (0: all of them)
 
     def __post_init__(self) -> None:
         if self.imagenet:
@@ -163,6 +164,7 @@ class AblationRecipe:
     topk: int = 20  # +R+L re-ranks the top-K of +R on the Market-style sets
     grid_epochs: int = 0  # Table 1c's cells trained for this many epochs (0: the recipe's own schedule)
     n_examples: int = 4  # Figures 6 and 7
+    n_seeds: int = 0  # Figure 5, Table 1b and the holistic check over the profile's first n_seeds seeds (0: all)
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,9 @@ class Profile:
             raise refusal("source", "'synthetic' or 'real'", repr(self.source), "real")
         if self.n_seeds < 1:
             raise refusal("n_seeds", "at least 1", self.n_seeds, 3)
+        for key, n in (("faces.n_seeds", self.faces.n_seeds), ("ablation.n_seeds", self.ablation.n_seeds)):
+            if not 0 <= n <= self.n_seeds:
+                raise refusal(key, f"0 (every seed) to n_seeds = {self.n_seeds}", n, 0)
         for key, recipe in (("glrec", self.glrec), ("ppcl", self.ppcl), ("faces", self.faces), ("faces.glrec", self.faces.glrec)):
             if recipe.workers < 0:
                 raise refusal(f"{key}.workers", "0 (load in the main process) or more DataLoader processes", recipe.workers, 0)
@@ -200,6 +205,16 @@ class Profile:
     @property
     def seeds(self) -> tuple[int, ...]:
         return tuple(self.seed + i for i in range(self.n_seeds))
+
+    @property
+    def face_seeds(self) -> tuple[int, ...]:
+        """The seeds notebook 05 compares faces over: the first ``faces.n_seeds`` (0: all)."""
+        return self.seeds[: self.faces.n_seeds or None]
+
+    @property
+    def ablation_seeds(self) -> tuple[int, ...]:
+        """The seeds of Figure 5, Table 1b and the holistic check: the first ``ablation.n_seeds`` (0: all)."""
+        return self.seeds[: self.ablation.n_seeds or None]
 
     def to_dict(self) -> dict:
         return to_dict(self)

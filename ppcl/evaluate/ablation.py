@@ -58,12 +58,13 @@ FIGURE5: tuple[Method, ...] = (
 )
 
 
-def _query_side(models, data: dict[str, ReIDData], seeds: Sequence[int], device) -> tuple[list[dict], dict]:
-    """TABLE1A's methods on ``data`` for every seed, partial images as query: rows and per-query ranks."""
+def _query_side(models, data: dict[str, ReIDData], seeds: Sequence[int], device, cache=None) -> tuple[list[dict], dict]:
+    """TABLE1A's methods on ``data`` for every seed, partial images as query: rows and per-query ranks
+    (read from ``cache`` where notebook 03 scored the same models, see :func:`ppcl.evaluate.suite.scored`)."""
     rows, per_query = [], {}
     for s in seeds:
         r, pq, _ = score_seed({v: models[(v, s)] for v in dict.fromkeys(m.variant for m in TABLE1A)}, data, s, TABLE1A,
-                              device=device)
+                              device=device, cache=cache)
         rows += [x for x in r if x["direction"] == "query"]
         for k, v in pq.items():
             if k[1] == "query":
@@ -72,15 +73,15 @@ def _query_side(models, data: dict[str, ReIDData], seeds: Sequence[int], device)
 
 
 def table1a(models: dict[tuple[str, int], PPCL], data: ReIDData, seeds: Sequence[int], verdict: ReIDData | None = None,
-            device="cpu"):
+            device="cpu", cache=None):
     """Table 1a over ``seeds`` on a partial set (Partial-REID, partial as query): ``(table, steps)``.
     ``table`` has ``method, seeds, rank1_mean, rank1_std, rank3_mean, rank5_mean, mAP_mean``
     (percent) on ``data``; ``steps`` the rank-1 differences of :data:`STEPS` with the intervals of
     :func:`ppcl.evaluate.compare.differences`, on ``verdict`` (the larger synthetic draw) when
     given and not ``data`` itself, else on ``data``."""
-    rows, per_query = _query_side(models, {"partial_reid": data}, seeds, device)
+    rows, per_query = _query_side(models, {"partial_reid": data}, seeds, device, cache)
     if verdict is not None and verdict is not data:
-        _, per_query = _query_side(models, {"partial_reid_large": verdict}, seeds, device)
+        _, per_query = _query_side(models, {"partial_reid_large": verdict}, seeds, device, cache)
     summary = seed_summary(rows)
     table = summary[["method", "seeds", "rank1_mean", "rank1_std", "rank3_mean", "rank5_mean", "mAP_mean"]]
     return table.reset_index(drop=True), differences(per_query, STEPS)

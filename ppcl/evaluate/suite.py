@@ -44,20 +44,71 @@ DATASETS = {"partial_reid": "Partial-REID", "partial_ilids": "Partial-iLIDS",
 DIRECTIONS = {"query": "partial as query", "gallery": "partial as gallery"}
 
 
+def fingerprint(model: PPCL) -> str:
+    """A short hash of a model's weights (names and bytes of every tensor of its state)."""
+    import hashlib
+
+    h = hashlib.sha1()
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _rank_to_json(r: dict) -> dict:
+    return {k: (v.tolist() if hasattr(v, "tolist") else v) if k != "per_query" else {n: a.tolist() for n, a in v.items()}
+            for k, v in r.items()}
+
+
+def _rank_from_json(r: dict) -> dict:
+    import numpy as np
+
+    out = {k: np.asarray(v) if k == "cmc" else v for k, v in r.items()}
+    out["per_query"] = {n: np.asarray(a) for n, a in r["per_query"].items()}
+    return out
+
+
+def scored(model: PPCL, ds: str, data: ReIDData, methods: Sequence[str], topk: int | None, fuse: float | None, device,
+           cache=None, reuse: bool = True) -> dict:
+    """:func:`evaluate_partial` of ``methods`` on ``data`` (named ``ds``), or, when ``cache`` (a
+    folder) holds the ranks of the same weights, set, methods, top-K and fusion weight, those ranks
+    (``{method: {"query", "gallery"}}``, no matrices): notebook 04 reads what notebook 03 scored.
+    ``reuse=False`` always evaluates (and writes the ranks)."""
+    from pathlib import Path
+
+    from ..io import write_json
+
+    paths = {}
+    if cache is not None:
+        stem = f"{fingerprint(model)}-{ds}-{len(data.query)}x{len(data.gallery)}-k{topk or 0}"
+        paths = {m: Path(cache) / f"ranks-{stem}-{m}{f'-w{fuse}' if m == '+R+L+G' else ''}.json" for m in methods}
+        if reuse and all(p.is_file() for p in paths.values()):
+            import json
+
+            saved = {m: json.loads(p.read_text()) for m, p in paths.items()}
+            return {m: {d: _rank_from_json(saved[m][d]) for d in DIRECTIONS} for m in methods}
+    out = evaluate_partial(model, data, methods, topk=topk, device=device, fuse=fuse)
+    for m, p in paths.items():
+        write_json(p, {d: _rank_to_json(out[m][d]) for d in DIRECTIONS})
+    return out
+
+
 def score_seed(models: dict[str, PPCL], data: dict[str, ReIDData], seed: int, methods: Sequence[Method] = METHODS,
-               fuse: float | None = None, topk: int | None = None, device="cpu") -> tuple[list[dict], dict, dict]:
+               fuse: float | None = None, topk: int | None = None, device="cpu", cache=None,
+               reuse: bool = True) -> tuple[list[dict], dict, dict]:
     """Every method on every partial set in ``data``, both directions, for one seed's models.
 
     Returns ``(rows, per_query, raw)``: one row per (dataset, direction, method) with ``seed``,
     ``rank1/3/5/10`` and ``mAP`` (fractions); ``per_query[(dataset, direction, label)]`` the
-    per-query ranks; ``raw[(dataset, variant)]`` :func:`evaluate_partial`'s full output.
+    per-query ranks; ``raw[(dataset, variant)]`` :func:`evaluate_partial`'s full output (only the
+    ranks where they were read from ``cache``, see :func:`scored`).
     """
     rows, per_query, raw = [], {}, {}
     for ds, d in data.items():
         for variant in dict.fromkeys(m.variant for m in methods):
             wanted = tuple(m.method for m in methods if m.variant == variant)
-            raw[(ds, variant)] = evaluate_partial(models[variant], d, wanted, topk=topk, device=device,
-                                                  fuse=fuse if "+R+L+G" in wanted else None)
+            raw[(ds, variant)] = scored(models[variant], ds, d, wanted, topk, fuse if "+R+L+G" in wanted else None,
+                                        device, cache, reuse)
         for m in methods:
             r = raw[(ds, m.variant)][m.method]
             for direction in DIRECTIONS:
@@ -84,7 +135,7 @@ def test_set_sizes(sets: dict[str, ReIDData], verdict: Sequence[str] = ()):
 
 def score_seeds(models: dict[tuple[str, int], PPCL], data: dict[str, ReIDData], seeds: Sequence[int],
                 methods: Sequence[Method] = METHODS, fuse: dict[int, float] | None = None, topk: int | None = None,
-                device="cpu", progress: bool = True) -> tuple[list[dict], dict, dict]:
+                device="cpu", progress: bool = True, cache=None, reuse: bool = True) -> tuple[list[dict], dict, dict]:
     """:func:`score_seed` for every seed in ``seeds`` (``models[(variant, seed)]``; ``fuse[seed]``
     the fusion weight each seed chose on validation). Returns ``(rows, per_query, raw)``:
     ``per_query[(dataset, direction, label)]`` a list over ``seeds`` in their order (what
@@ -95,7 +146,8 @@ def score_seeds(models: dict[tuple[str, int], PPCL], data: dict[str, ReIDData], 
     variants = dict.fromkeys(m.variant for m in methods)
     for s in tqdm(seeds, desc=f"scoring {', '.join(data)}", disable=not progress):
         r, pq, raw[s] = score_seed({v: models[(v, s)] for v in variants}, data, s, methods,
-                                   fuse=None if fuse is None else fuse[s], topk=topk, device=device)
+                                   fuse=None if fuse is None else fuse[s], topk=topk, device=device, cache=cache,
+                                   reuse=reuse)
         rows += r
         for k, v in pq.items():
             per_query.setdefault(k, []).append(v)
