@@ -103,9 +103,12 @@ def test_a_lazy_store_is_built_only_when_a_batch_is_drawn(tmp_path):
 
     b = TrainBatches(build, RandomBatches(len(recs), 4), Augmentation(), "cpu")
     assert len(b) == 4 and not built
-    next(iter(b))
+    b.set_epoch(0)
     next(iter(b))
     assert built == [1]
+    lazy = TrainBatches(build, RandomBatches(len(recs), 4), Augmentation(), "cpu")
+    next(iter(lazy))  # drawn without set_epoch: built then
+    assert built == [1, 1]
 
 
 def test_bad_arguments_are_refused_naming_them(tmp_path):

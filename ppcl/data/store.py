@@ -152,8 +152,8 @@ class TrainBatches:
     float32, ``pids`` ``(B,)`` int64, one per index list of ``sampler`` (which must offer
     ``set_epoch``). ``prefetch`` > 0 prepares that many batches ahead in a background thread.
 
-    ``store`` may be a function that builds the :class:`ImageStore`: it is called when the first
-    batch is drawn, so a training whose checkpoint is already complete decodes nothing."""
+    ``store`` may be a function that builds the :class:`ImageStore`: it is called at the first
+    :meth:`set_epoch` or batch, so a training whose checkpoint is already complete decodes nothing."""
 
     def __init__(self, store: ImageStore | Callable[[], ImageStore], sampler, aug: Augmentation,
                  device: torch.device | str, seed: int = 0, rank: int = 0, prefetch: int = 0):
@@ -163,7 +163,7 @@ class TrainBatches:
             raise ValueError(f"sampler: expected a batch sampler with set_epoch(epoch); found {type(sampler).__name__}")
         self._store, self.sampler, self.aug = store, sampler, aug
         self.device, self.seed, self.rank, self.prefetch = torch.device(device), seed, rank, prefetch
-        self.set_epoch(0)
+        self.generator = epoch_generator(seed, 0, stream=2 + rank)
 
     @property
     def store(self) -> ImageStore:
@@ -172,7 +172,9 @@ class TrainBatches:
         return self._store
 
     def set_epoch(self, epoch: int) -> None:
-        """Fix the epoch's batches and augmentation by ``(seed, epoch, rank)``."""
+        """Fix the epoch's batches and augmentation by ``(seed, epoch, rank)``; the store is built
+        here if it was not (a training loop's timing of its steps then leaves the decoding out)."""
+        _ = self.store
         self.sampler.set_epoch(epoch)
         self.generator = epoch_generator(self.seed, epoch, stream=2 + self.rank)
 
