@@ -14,8 +14,9 @@
     FLOP/s, so the distance to the FLOP floor is visible.
 (b) +R+L top-K as the gallery grows: its time must grow linearly with the gallery.
 (c) one PPCL training step (Algorithm 1) against one plain re-ID step on the same batch.
-(l) the training loader: an epoch of PK batches with the profile's augmentation (images preloaded,
-    Market-sized 128x64 JPEGs) per number of worker processes, worker start-up included.
+(l) the training loader: an epoch of PK batches with the profile's augmentation as training draws
+    them (uint8 store on the device, batched augmentation there), its share of a PPCL step, and
+    the per-image loader the kit had before.
 (r) ppcl.evaluate.rank at Market size (3,368 x 15,913, cameras on) against a bare argsort of the
     same matrix (any sort-based evaluation costs at least that).
 
@@ -64,6 +65,28 @@ def timed(fn, device, min_reps: int = 5, max_reps: int = 15, spread: float = 0.1
     while len(runs) < max_reps and (max(runs[-min_reps:]) - min(runs[-min_reps:])) / min(runs[-min_reps:]) > spread:
         runs.append(once())
     return {"min": min(runs), "median": statistics.median(runs), "runs": len(runs)}
+
+
+def interleaved(fns: dict, device, reps: int = 8) -> dict:
+    """Time several functions in turn (one warm-up each, then ``reps`` rounds, each function
+    once a round), so that a load that comes and goes on a shared machine lands on all of them:
+    ``{name: {"min", "median", "runs"}}``."""
+    def once(fn):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - t
+
+    for fn in fns.values():
+        once(fn)
+    runs = {k: [] for k in fns}
+    for _ in range(reps):
+        for k, fn in fns.items():
+            runs[k].append(once(fn))
+    return {k: {"min": min(v), "median": statistics.median(v), "runs": len(v)} for k, v in runs.items()}
 
 
 def flops(fn) -> int:
@@ -157,10 +180,14 @@ def case_gallery(m, device, n_q, sizes, topk=20) -> dict:
     return out
 
 
-def case_step(m, profile, device, plain: bool) -> dict:
-    """(c): one training step (forward, backward, update) on one fixed PK batch."""
+def step_fn(m, profile, device, plain: bool):
+    """(c): one training step (forward, backward, update) on one fixed PK batch, as
+    :func:`ppcl.train.fit` runs it: channels-last weights, fused Adam, autocast in the dtype fit
+    uses on ``device`` (bf16 on a GPU that has it, fp32 on the CPU)."""
+    from ppcl.train import adam, amp_dtype
+
     recipe = profile.ppcl
-    m = m.to(device).train()
+    m = m.to(device).train().to(memory_format=torch.channels_last)
     b = recipe.p * recipe.k
     g = torch.Generator().manual_seed(2)
     x = torch.randn(b, 3, *m.input_size, generator=g).to(device)
@@ -169,48 +196,92 @@ def case_step(m, profile, device, plain: bool) -> dict:
     obj = PPCLObjective(m, loss_cfg).to(device)
     for p in m.glrec.parameters():
         p.requires_grad_(False)
-    opt = torch.optim.Adam([p for p in m.parameters() if p.requires_grad], lr=1e-4)
+    opt = adam([p for p in m.parameters() if p.requires_grad], lr=1e-4)
+    dtype = amp_dtype(device)
+    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
 
     def step():
-        loss = obj(x, y, torch.Generator().manual_seed(0))["loss"]
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            loss = obj(x, y, torch.Generator().manual_seed(0))["loss"]
         opt.zero_grad()
-        loss.backward()
-        opt.step()
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
 
-    return timed(step, device, min_reps=5, max_reps=10)
+    return step
 
 
-def case_loader(profile, workers=(0, 4, 8), n_batches=20) -> dict:
-    """(l): milliseconds per PK batch over one epoch of ``n_batches`` (worker start-up included, as
-    :func:`ppcl.train.fit` pays it each epoch), for each number of DataLoader worker processes."""
-    import tempfile
+def case_step(profile, device, reps: int = 8) -> dict:
+    """(c): a plain re-ID step and a PPCL step (Algorithm 1) on the same batch, timed in turn."""
+    return interleaved({"plain": step_fn(model_of(profile), profile, device, True),
+                        "ppcl": step_fn(model_of(profile), profile, device, False)}, device, reps)
 
+
+def _jpeg_records(folder: Path, n_ids: int, k: int) -> list:
+    """``n_ids`` identities of ``k`` random Market-sized (128x64) JPEGs each."""
     import numpy as np
     from PIL import Image
-    from torch.utils.data import DataLoader
 
     from ppcl.data.common import Record
+
+    rng = np.random.default_rng(0)
+    records = []
+    for pid in range(n_ids):
+        for i in range(k):
+            path = folder / f"{pid:05d}_{i}.jpg"
+            Image.fromarray(rng.integers(0, 256, (128, 64, 3), dtype=np.uint8)).save(path)
+            records.append(Record(str(path), pid, None))
+    return records
+
+
+def case_loader(profile, device, n_batches=20, prefetch=(0, 2)) -> dict:
+    """(l): milliseconds per PK batch over one epoch of ``n_batches``, as training draws them: the
+    images decoded once into a uint8 store (on ``device`` when it fits), each batch gathered,
+    augmented and normalised there (:class:`ppcl.data.store.TrainBatches`), with ``prefetch``
+    batches prepared ahead in a thread; beside it the loader the kit had before (torchvision's
+    per-image transforms on preloaded PIL images in the main process, then copied to ``device``).
+    Also the one-off decoding of the store, per image."""
+    import tempfile
+
+    from torch.utils.data import DataLoader
+
+    from ppcl.data.augment import Augmentation
     from ppcl.data.datasets import ImageDataset
     from ppcl.data.samplers import PKSampler
+    from ppcl.data.store import ImageStore, TrainBatches
     from ppcl.data.transforms import reid_train_transform
 
     r = profile.ppcl
-    rng = np.random.default_rng(0)
+    size = r.backbone.input_size
     out = {}
     with tempfile.TemporaryDirectory() as d:
-        records = []
-        for pid in range(n_batches * r.p):
-            for i in range(r.k):
-                path = Path(d) / f"{pid:05d}_{i}.jpg"
-                Image.fromarray(rng.integers(0, 256, (128, 64, 3), dtype=np.uint8)).save(path)
-                records.append(Record(str(path), pid, None))
-        ds = ImageDataset(records, reid_train_transform(r.backbone.input_size, erase=r.erase), preload=True)
-        for w in workers:
+        records = _jpeg_records(Path(d), n_batches * r.p, r.k)
+        pids = [rec.pid for rec in records]
+        t0 = time.perf_counter()
+        store = ImageStore.from_records(records, size, device)
+        out["decode_ms_per_image"] = 1000 * (time.perf_counter() - t0) / len(records)
+        for depth in prefetch:
+            batches = TrainBatches(store, PKSampler(pids, r.p, r.k, seed=0), Augmentation(erase=r.erase), device,
+                                   prefetch=depth)
+
             def epoch():
-                for _ in DataLoader(ds, batch_sampler=PKSampler(ds.pids, r.p, r.k, seed=0), num_workers=w):
+                for x, _ in batches:
                     pass
-            t = timed(epoch, torch.device("cpu"), min_reps=2, max_reps=3)
-            out[w] = {k: v / n_batches if k != "runs" else v for k, v in t.items()}
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+
+            t = timed(epoch, device, min_reps=3, max_reps=6)
+            out[f"store, prefetch {depth}"] = {k: v / n_batches if k != "runs" else v for k, v in t.items()}
+        old = ImageDataset(records, reid_train_transform(size, erase=r.erase), preload=True)
+
+        def old_epoch():
+            for x, *_ in DataLoader(old, batch_sampler=PKSampler(pids, r.p, r.k, seed=0)):
+                x.to(device)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+
+        t = timed(old_epoch, device, min_reps=2, max_reps=3)
+        out["before: per-image transforms, main process"] = {k: v / n_batches if k != "runs" else v for k, v in t.items()}
     return out
 
 
@@ -297,15 +368,21 @@ def main(argv=None) -> int:
             print(f"{n:8d} gallery: {r['min']:7.3f} s  ({1000 * r['min'] / n:.3f} s per 1,000)")
         print()
     if "c" not in skip:
-        plain, full = case_step(model_of(profile), profile, device, True), case_step(model_of(profile), profile, device, False)
-        res["step"] = {"plain": plain, "ppcl": full}
+        res["step"] = case_step(profile, device, reps=max(3, 2 * args.reps))
+        plain, full = res["step"]["plain"], res["step"]["ppcl"]
         print(f"(c) training step, batch {profile.ppcl.p} x {profile.ppcl.k}: plain re-ID {plain['min']:.3f} s, "
               f"PPCL (Algorithm 1) {full['min']:.3f} s: {full['min'] / plain['min']:.2f}x (floor 2x: two backbone passes)\n")
     if "l" not in skip:
-        ld = res["loader"] = case_loader(profile)
+        ld = res["loader"] = case_loader(profile, device)
+        step = res.get("step", {}).get("ppcl", {}).get("min")
         print(f"(l) training loader, PK {profile.ppcl.p} x {profile.ppcl.k} at {profile.ppcl.backbone.input_size[0]}x"
-              f"{profile.ppcl.backbone.input_size[1]}, one epoch of 20 batches: "
-              + ", ".join(f"{w} workers {1000 * v['min']:.1f} ms" for w, v in ld.items()) + " per batch\n")
+              f"{profile.ppcl.backbone.input_size[1]} on {device.type}, one epoch of 20 batches "
+              f"(decoding the store once: {ld['decode_ms_per_image']:.2f} ms per image):")
+        for k, v in ld.items():
+            if isinstance(v, dict):
+                share = f", {100 * v['min'] / step:5.1f}% of a PPCL step" if step else ""
+                print(f"  {k:44s} {1000 * v['min']:7.2f} ms per batch{share}")
+        print()
     if "r" not in skip:
         r = res["rank"] = case_rank()
         print(f"(r) rank() at Market size (3,368 x 15,913, cameras on): {r['rank']['min']:.2f} s; a bare argsort of the "

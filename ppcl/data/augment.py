@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from .transforms import IMAGENET_MEAN, IMAGENET_STD
@@ -106,10 +107,11 @@ def draw(n: int, size: tuple[int, int], aug: Augmentation, generator: torch.Gene
 
 def apply(x: Tensor, d: Draws, aug: Augmentation) -> Tensor:
     """Augment uint8 images ``(B, 3, H, W)`` with the parameters ``d`` (on ``x``'s device):
-    a normalised float32 batch ``(B, 3, H, W)``, laid out channels-last.
+    a normalised float32 batch ``(B, 3, H, W)``, contiguous.
 
     Pixel ``(i, j)`` of the output is pixel ``(i + dy - pad, j + dx - pad)`` of the (flipped)
-    image, black where that falls outside it; the erased box is 0 after normalisation.
+    image, black where that falls outside it; the erased box is 0 after normalisation. Flip,
+    shift and padding are one gather; normalisation and erasing work in place.
 
     >>> x = torch.full((1, 3, 4, 2), 255, dtype=torch.uint8)
     >>> none = Draws(torch.tensor([False]), torch.tensor([[1, 1]]), torch.zeros(1, 4, dtype=torch.long))
@@ -119,25 +121,23 @@ def apply(x: Tensor, d: Draws, aug: Augmentation) -> Tensor:
     """
     if x.dtype != torch.uint8 or x.ndim != 4 or x.shape[1] != 3:
         raise ValueError(f"x: expected uint8 images (B, 3, H, W); found {x.dtype} {tuple(x.shape)}")
-    b, _, h, w = x.shape
+    b, c, h, w = x.shape
     dev = x.device
     rows = torch.arange(h, device=dev) + d.shift[:, :1] - aug.pad  # (B, H) rows of the source
     cols = torch.arange(w, device=dev) + d.shift[:, 1:] - aug.pad  # (B, W) columns of the (flipped) source
     inside = ((rows >= 0) & (rows < h))[:, :, None] & ((cols >= 0) & (cols < w))[:, None, :]  # (B, H, W)
     cols = torch.where(d.flip[:, None], w - 1 - cols, cols)
-    src = x[torch.arange(b, device=dev)[:, None, None], :, rows.clamp(0, h - 1)[:, :, None],
-            cols.clamp(0, w - 1)[:, None, :]]  # (B, H, W, 3)
-    src = src * inside[..., None]  # the padding is black
-    scale = 1.0 / (255.0 * torch.tensor(aug.std, device=dev))
-    shift = torch.tensor(aug.mean, device=dev) / torch.tensor(aug.std, device=dev)
-    out = src.float() * scale - shift  # (B, H, W, 3): normalised
+    pixel = rows.clamp(0, h - 1)[:, :, None] * w + cols.clamp(0, w - 1)[:, None, :]
+    pixel = torch.where(inside, pixel, h * w)  # outside: the black pixel appended below
+    flat = F.pad(x.reshape(b, c, h * w), (0, 1))  # (B, 3, H*W + 1), the last pixel black
+    src = flat.gather(2, pixel.view(b, 1, h * w).expand(b, c, h * w)).view(b, c, h, w)
+    std = torch.tensor(aug.std, device=dev).view(1, 3, 1, 1)
+    out = src.float().mul_(1.0 / (255.0 * std)).sub_(torch.tensor(aug.mean, device=dev).view(1, 3, 1, 1) / std)
     top, left, eh, ew = d.erase.unbind(1)
     ii, jj = torch.arange(h, device=dev), torch.arange(w, device=dev)
     in_rows = (ii >= top[:, None]) & (ii < (top + eh)[:, None])  # (B, H)
     in_cols = (jj >= left[:, None]) & (jj < (left + ew)[:, None])  # (B, W)
-    erased = in_rows[:, :, None] & in_cols[:, None, :]
-    out = out.masked_fill(erased[..., None], 0.0)
-    return out.permute(0, 3, 1, 2)  # (B, 3, H, W) with channels-last strides
+    return out.masked_fill_((in_rows[:, :, None] & in_cols[:, None, :])[:, None], 0.0)
 
 
 def augment(x: Tensor, generator: torch.Generator, aug: Augmentation) -> Tensor:
