@@ -320,6 +320,38 @@ def case_trained(run_folder: Path, topk: int, device) -> dict:
     return {"full_rank1": 100 * full, "topk_rank1": 100 * top, "seed": seed}
 
 
+def run_estimate(name: str, profile, device, info: dict, args) -> int:
+    """``--estimate``: unit costs measured here x the profile's counts, per notebook (estimate.py)."""
+    import estimate as est
+
+    if not 0 < args.estimate_batch <= 1:
+        raise SystemExit(f"--estimate-batch: expected a fraction in (0, 1]; found {args.estimate_batch}")
+    if profile.source == "real":
+        sizes, where = est.Sizes.published(), "the real datasets' published sizes"
+    else:
+        from ppcl.run import setup
+
+        sizes, where = est.Sizes.of_run(setup(name, progress=False, style=False)), "the generated datasets' sizes"
+    work = est.notebook_work(profile, sizes)
+    t0 = time.perf_counter()
+    costs = est.measure_costs(profile, device, timed, reps=args.reps, batch=args.estimate_batch)
+    seconds = time.perf_counter() - t0
+    result = est.estimate(work, costs)
+    print(f"unit costs ({seconds:.0f} s to measure; training batches at {args.estimate_batch:g} of the profile's, scaled):")
+    for k, v in sorted(costs.items()):
+        print(f"  {k:16s} {1000 * v:10.3f} ms")
+    print(f"\ncounts from the {name!r} profile and {where} ({len(profile.seeds)} seeds):")
+    for nb, w in work.items():
+        print(f"  {nb}: steps {dict(w.steps)}, images {dict(w.images)}, pairs {dict(w.pairs)}")
+    print()
+    print(est.report(name, result, info["device"]))
+    if args.json:
+        write_json(args.json, {"info": info, "sizes": vars(sizes), "costs": costs, "estimate": result,
+                               "counts": {nb: {"steps": w.steps, "images": w.images, "pairs": w.pairs} for nb, w in work.items()},
+                               "estimate_batch": args.estimate_batch, "reps": args.reps}, default=str)
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="synthetic", choices=("smoke", "synthetic", "paper"))
@@ -330,6 +362,10 @@ def main(argv=None) -> int:
     ap.add_argument("--skip", default="", help="comma-separated cases to skip: a,s,b,c,l,r")
     ap.add_argument("--reps", type=int, default=5, help="timed repetitions per case at least (1-2 for the paper networks on a CPU)")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--estimate", action="store_true",
+                    help="instead of the cases: each notebook's wall time under the whole profile, estimated (estimate.py)")
+    ap.add_argument("--estimate-batch", type=float, default=1.0,
+                    help="with --estimate: measure this fraction of each training batch and scale up (e.g. 0.25 on a CPU)")
     args = ap.parse_args(argv)
     if args.reps < 1:
         ap.error(f"--reps: expected a positive number of repetitions; found {args.reps}")
@@ -340,6 +376,8 @@ def main(argv=None) -> int:
     info = {"device": torch.cuda.get_device_name(0) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads",
             "torch": torch.__version__, "profile": name}
     print(f"# PPCL cost benchmark: {info['device']}, torch {info['torch']}, the {name!r} profile's networks\n")
+    if args.estimate:
+        return run_estimate(name, profile, device, info, args)
     m = model_of(profile)
     res: dict = {"info": info}
     if "a" not in skip:
