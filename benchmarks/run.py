@@ -237,7 +237,7 @@ def _jpeg_records(folder: Path, n_ids: int, k: int) -> list:
 def case_loader(profile, device, n_batches=20, prefetch=(0, 2)) -> dict:
     """(l): milliseconds per PK batch over one epoch of ``n_batches``, as training draws them: the
     images decoded once into a uint8 store (on ``device`` when it fits), each batch gathered,
-    augmented and normalised there (:class:`ppcl.data.store.TrainBatches`), with ``prefetch``
+    augmented and normalised there (:class:`ppcl.data.datasets.TrainBatches`), with ``prefetch``
     batches prepared ahead in a thread; beside it the loader the kit had before (torchvision's
     per-image transforms on preloaded PIL images in the main process, then copied to ``device``).
     Also the one-off decoding of the store, per image."""
@@ -245,11 +245,9 @@ def case_loader(profile, device, n_batches=20, prefetch=(0, 2)) -> dict:
 
     from torch.utils.data import DataLoader
 
-    from ppcl.data.augment import Augmentation
-    from ppcl.data.datasets import ImageDataset
+    from ppcl.data.datasets import ImageDataset, ImageStore, TrainBatches
     from ppcl.data.samplers import PKSampler
-    from ppcl.data.store import ImageStore, TrainBatches
-    from ppcl.data.transforms import reid_train_transform
+    from ppcl.data.transforms import Augmentation, reid_train_transform
 
     r = profile.ppcl
     size = r.backbone.input_size

@@ -53,10 +53,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .data.augment import Augmentation
+from .data.datasets import ImageStore, TrainBatches
 from .data.partial import SIDES, simulate_partial_batch
 from .data.samplers import PKSampler
-from .data.store import ImageStore, TrainBatches
+from .data.transforms import Augmentation
 from .geometry import grid_points
 from .losses import batch_hard_triplet, cross_entropy, glrec_loss, pp_cycle, pp_triplet, sample_negative_boxes
 from .models.ppcl import PPCL
@@ -215,9 +215,9 @@ def train_ppcl(
     GLRec stays fixed unless ``loss_cfg.train_glrec``. Under ``torchrun`` pass
     ``rank``/``world_size`` and ``ddp=True``: the PK sampler splits the batches and F and L are
     wrapped in DistributedDataParallel. The images are decoded once at the input size
-    (:class:`ppcl.data.store.ImageStore`, on the training device when they fit; not at all when
+    (:class:`ppcl.data.datasets.ImageStore`, on the training device when they fit; not at all when
     the checkpoint is complete) and each batch is flipped, padded and cropped, normalised and
-    erased there (:mod:`ppcl.data.augment`); ``num_workers`` batches are prepared ahead in a
+    erased there (:func:`ppcl.data.transforms.augment`); ``num_workers`` batches are prepared ahead in a
     background thread (0: each when it is needed).
     """
     device = torch.device(device) if device is not None else default_device()

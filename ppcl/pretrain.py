@@ -6,10 +6,10 @@ from pathlib import Path
 
 import torch
 
-from .data.augment import Augmentation
 from .data.common import Record
+from .data.datasets import ImageStore, RandomBatches, TrainBatches
 from .data.partial import SIDES, simulate_partial_batch
-from .data.store import ImageStore, RandomBatches, TrainBatches
+from .data.transforms import Augmentation
 from .losses import glrec_loss
 from .models.glrec import GLRec
 from .train import History, StepContext, adam, default_device, fit
@@ -51,7 +51,7 @@ def pretrain_glrec(
 ) -> History:
     """Train R on holistic ``records`` (Adam, cosine schedule), checkpointing each epoch.
 
-    The images are decoded once at R's input size (:class:`ppcl.data.store.ImageStore`, on the
+    The images are decoded once at R's input size (:class:`ppcl.data.datasets.ImageStore`, on the
     training device when they fit; not at all when the checkpoint is complete) and each shuffled
     batch is flipped at random there; the crops of :func:`ppcl.data.partial.simulate_partial_batch`
     run on the device too. ``num_workers`` batches are prepared ahead in a background thread (0:

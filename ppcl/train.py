@@ -117,7 +117,7 @@ def fit(
     so a notebook re-run does not retrain. One saved for another architecture is refused.
     ``channels_last`` stores the convolutions' weights channels-last (measured about 1.3x faster
     on this project's CPUs for the ResNets; the numbers are the same up to float order).
-    ``loader`` is any iterable of batches; one with ``set_epoch`` (:class:`ppcl.data.store.TrainBatches`)
+    ``loader`` is any iterable of batches; one with ``set_epoch`` (:class:`ppcl.data.datasets.TrainBatches`)
     or a DataLoader whose sampler has it is told the epoch before each one.
     """
     if log_every < 1:

@@ -1,4 +1,4 @@
-"""The batched augmentation (ppcl.data.augment): each step exact on hand-made images against
+"""The batched augmentation (ppcl.data.transforms): each step exact on hand-made images against
 torchvision's per-image operations, the random draws distributed as torchvision's, and one
 generator state giving one batch."""
 import math
@@ -8,8 +8,7 @@ import torch
 import torchvision.transforms as T
 import torchvision.transforms.functional as TF
 
-from ppcl.data.augment import Augmentation, Draws, apply, augment, draw
-from ppcl.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from ppcl.data.transforms import IMAGENET_MEAN, IMAGENET_STD, Augmentation, Draws, apply, augment, draw
 
 
 def _images(b=6, h=12, w=6, seed=0) -> torch.Tensor:

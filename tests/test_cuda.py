@@ -42,7 +42,7 @@ def test_gpu_distances_equal_the_cpu_ones_every_pair_and_top_k(method):
 
 
 def test_the_batched_augmentation_on_the_gpu_equals_the_cpus():
-    from ppcl.data.augment import Augmentation, augment
+    from ppcl.data.transforms import Augmentation, augment
 
     x = torch.randint(0, 256, (16, 3, 32, 16), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     cpu = augment(x, torch.Generator().manual_seed(1), Augmentation())
@@ -51,8 +51,8 @@ def test_the_batched_augmentation_on_the_gpu_equals_the_cpus():
 
 
 def test_the_store_lives_on_the_gpu_and_its_batches_are_drawn_there(tmp_path):
-    from ppcl.data.augment import Augmentation
-    from ppcl.data.store import ImageStore, RandomBatches, TrainBatches
+    from ppcl.data.transforms import Augmentation
+    from ppcl.data.datasets import ImageStore, RandomBatches, TrainBatches
 
     recs = _records(tmp_path, dict.fromkeys(range(4), 4))
     store = ImageStore.from_records(recs, (32, 16), CUDA)

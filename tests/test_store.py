@@ -1,4 +1,4 @@
-"""The image store and its batches (ppcl.data.store): decoded once to the pixels the old
+"""The image store and its batches (ppcl.data.datasets): decoded once to the pixels the old
 pipeline resized to, batches fixed by (seed, epoch) so that an interrupted training resumes
 into the very batches an uninterrupted one draws, and the training entry points using them."""
 import threading
@@ -9,10 +9,10 @@ import torch
 import torchvision.transforms as T
 
 from ppcl.algorithm import PPCLLossConfig, train_ppcl
-from ppcl.data.augment import Augmentation
 from ppcl.data.common import Record, read_image
+from ppcl.data.datasets import ImageStore, RandomBatches, TrainBatches, _ahead, decode_all, epoch_generator, place
 from ppcl.data.samplers import PKSampler
-from ppcl.data.store import ImageStore, RandomBatches, TrainBatches, _ahead, decode_all, epoch_generator, place
+from ppcl.data.transforms import Augmentation
 from ppcl.models.glrec import GLRec, GLRecConfig
 from ppcl.pretrain import pretrain_glrec
 
