@@ -11,9 +11,39 @@ from pathlib import Path
 
 import pytest
 
-from ppcl.devicecheck import MARKER, as_sets, real_layout_root, shrunk_overrides
+from ppcl.devicecheck import MARKER, real_layout_root, shrunk_overrides
+from ppcl.profiles import raw_profile
+from ppcl.reproduce import parse_overrides
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _toml(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return f'"{v}"'
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k} = {_toml(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml(x) for x in v) + "]"
+    return repr(v)
+
+
+def shrink_to_smoke() -> list[str]:
+    """--set entries giving the paper profile the smoke profile's networks, epochs and sizes."""
+    smoke = raw_profile("smoke")
+    sets = ["n_seeds=1"]
+    for section in ("glrec", "ppcl"):
+        sets += [f"{section}.{k}={_toml(v)}" for k, v in smoke[section].items()]
+    for section, table in smoke.items():
+        if isinstance(table, dict) and section not in ("glrec", "ppcl", "synthetic"):
+            sets += [f"{section}.{k}={_toml(v)}" for k, v in table.items()]
+    return sets
+
+
+def test_the_device_checks_shrinking_is_the_smoke_profiles_values():
+    assert parse_overrides(shrink_to_smoke()) == shrunk_overrides()
 
 
 @pytest.mark.slow
@@ -58,7 +88,7 @@ def test_a_batch_the_data_cannot_fill_stops_naming_the_parameter(tmp_path):
 
     root = real_layout_root(tmp_path / "DATA", {"preset": "smoke"}, default_cache_dir())
     cmd = [sys.executable, "-m", "ppcl.reproduce", "--profile", "paper", "--data-root", str(root), "--out", str(tmp_path / "run")]
-    for s in as_sets(shrunk_overrides()) + ["glrec.batch_size=100000"]:
+    for s in shrink_to_smoke() + ["glrec.batch_size=100000"]:
         cmd += ["--set", s]
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1200)
     assert r.returncode != 0
