@@ -13,7 +13,8 @@
     pooling, the descriptors) with each stage's FLOPs (torch's FlopCounterMode) and achieved
     FLOP/s, so the distance to the FLOP floor is visible.
 (b) +R+L top-K as the gallery grows: its time must grow linearly with the gallery.
-(c) one PPCL training step (Algorithm 1) against one plain re-ID step on the same batch.
+(c) one PPCL training step (Algorithm 1) against one plain re-ID step on the same batch, with
+    the Resize and +R steps between them (where the ratio goes) and both as the kit ran them before.
 (l) the training loader: an epoch of PK batches with the profile's augmentation as training draws
     them (uint8 store on the device, batched augmentation there), its share of a PPCL step, and
     the per-image loader the kit had before.
@@ -180,24 +181,36 @@ def case_gallery(m, device, n_q, sizes, topk=20) -> dict:
     return out
 
 
-def step_fn(m, profile, device, plain: bool):
-    """(c): one training step (forward, backward, update) on one fixed PK batch, as
-    :func:`ppcl.train.fit` runs it: channels-last weights, fused Adam, autocast in the dtype fit
-    uses on ``device`` (bf16 on a GPU that has it, fp32 on the CPU)."""
+STEP_KINDS = {  # (c): the step's variants, each a change of the profile's PPCL loss config
+    "plain": {"partial_input": None, "lam_cyc": 0.0, "lam_tri": 0.0, "region_id": False},  # 64 holistic images
+    "resize": {"partial_input": "resize", "lam_cyc": 0.0, "lam_tri": 0.0, "region_id": False},  # + the partial views
+    "+R": {"partial_input": "rectify", "lam_cyc": 0.0, "lam_tri": 0.0, "region_id": False},  # + GLRec
+    "ppcl": {},  # + CRLoc and its losses: the profile's PPCL
+}
+
+
+def step_fn(m, profile, device, kind: str, as_before: bool = False):
+    """(c): one training step (forward, backward, update) of ``kind`` (:data:`STEP_KINDS`) on one
+    fixed PK batch, as :func:`ppcl.train.fit` runs it: channels-last weights, fused Adam, autocast
+    in the dtype fit uses on ``device`` (bf16 on a GPU that has it, fp32 on the CPU). ``as_before``:
+    as the kit trained before issue 29 (contiguous weights, per-parameter Adam, fp16 autocast with
+    a scaler on a GPU)."""
     from ppcl.train import adam, amp_dtype
 
     recipe = profile.ppcl
-    m = m.to(device).train().to(memory_format=torch.channels_last)
+    m = m.to(device).train()
+    if not as_before:
+        m = m.to(memory_format=torch.channels_last)
     b = recipe.p * recipe.k
     g = torch.Generator().manual_seed(2)
     x = torch.randn(b, 3, *m.input_size, generator=g).to(device)
     y = torch.arange(recipe.p).repeat_interleave(recipe.k).to(device)
-    loss_cfg = recipe.loss(partial_input=None, lam_cyc=0.0, lam_tri=0.0, region_id=False) if plain else recipe.loss()
-    obj = PPCLObjective(m, loss_cfg).to(device)
+    obj = PPCLObjective(m, recipe.loss(**STEP_KINDS[kind])).to(device)
     for p in m.glrec.parameters():
         p.requires_grad_(False)
-    opt = adam([p for p in m.parameters() if p.requires_grad], lr=1e-4)
-    dtype = amp_dtype(device)
+    params = [p for p in m.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=1e-4) if as_before else adam(params, lr=1e-4)
+    dtype = (torch.float16 if device.type == "cuda" else None) if as_before else amp_dtype(device)
     scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
 
     def step():
@@ -212,9 +225,13 @@ def step_fn(m, profile, device, plain: bool):
 
 
 def case_step(profile, device, reps: int = 8) -> dict:
-    """(c): a plain re-ID step and a PPCL step (Algorithm 1) on the same batch, timed in turn."""
-    return interleaved({"plain": step_fn(model_of(profile), profile, device, True),
-                        "ppcl": step_fn(model_of(profile), profile, device, False)}, device, reps)
+    """(c): the plain re-ID step, the Resize and +R steps and the PPCL step (Algorithm 1) on the
+    same batch as training runs them, and the plain and PPCL steps as the kit ran them before,
+    timed in turn."""
+    fns = {kind: step_fn(model_of(profile), profile, device, kind) for kind in STEP_KINDS}
+    fns.update({f"{kind}, before": step_fn(model_of(profile), profile, device, kind, as_before=True)
+                for kind in ("plain", "ppcl")})
+    return interleaved(fns, device, reps)
 
 
 def _jpeg_records(folder: Path, n_ids: int, k: int) -> list:
@@ -404,10 +421,16 @@ def main(argv=None) -> int:
             print(f"{n:8d} gallery: {r['min']:7.3f} s  ({1000 * r['min'] / n:.3f} s per 1,000)")
         print()
     if "c" not in skip:
-        res["step"] = case_step(profile, device, reps=max(3, 2 * args.reps))
-        plain, full = res["step"]["plain"], res["step"]["ppcl"]
-        print(f"(c) training step, batch {profile.ppcl.p} x {profile.ppcl.k}: plain re-ID {plain['min']:.3f} s, "
-              f"PPCL (Algorithm 1) {full['min']:.3f} s: {full['min'] / plain['min']:.2f}x (floor 2x: two backbone passes)\n")
+        st = res["step"] = case_step(profile, device, reps=max(3, 2 * args.reps))
+        base = st["plain"]["min"]
+        print(f"(c) one training step, batch {profile.ppcl.p} x {profile.ppcl.k}, as fit trains (min of {st['plain']['runs']} "
+              "interleaved runs; floor of PPCL / plain: 2x, two backbone passes)")
+        for k, v in st.items():
+            rel = f"{v['min'] / base:5.2f}x plain" if "before" not in k else \
+                f"{v['min'] / st['plain, before']['min']:5.2f}x plain before"
+            print(f"  {k:16s} {1000 * v['min']:8.1f} ms  {rel}")
+        print(f"  PPCL / plain: {st['ppcl']['min'] / base:.2f}x (before: "
+              f"{st['ppcl, before']['min'] / st['plain, before']['min']:.2f}x)\n")
     if "l" not in skip:
         ld = res["loader"] = case_loader(profile, device)
         step = res.get("step", {}).get("ppcl", {}).get("min")
