@@ -10,7 +10,8 @@ What is counted (per notebook, following what each one calls):
   ``ablation.choose_lambdas``, then Resize, +R and PPCL on every seed, the grid's chosen cell
   being PPCL's first-seed model when the grid runs the full schedule; 04: PP-Triplet only and
   PP-Cycle only on every seed; 05: the face GLRec and the three face variants on every seed),
-  PK batches per epoch taken as training images / (P x K);
+  PK batches per epoch counted from each identity's images where the data is at hand (a run's),
+  else taken as training images / (P x K) (the published counts give no per-identity numbers);
 * each model's validation (every epoch from ``validate_from``): its split's images encoded, and
   CRLoc over every (query, gallery) pair of it for the +R+L variants;
 * the test evaluations: images encoded per network and method family, CRLoc and fixed-box pairs
@@ -48,6 +49,8 @@ class Sizes:
     lfw_ids_2plus: int
     casia_images: int
     casia_ids: int
+    market_per_id: tuple[int, ...] = ()  # images per training identity, where known (a run's data)
+    casia_per_id: tuple[int, ...] = ()
 
     @classmethod
     def published(cls) -> "Sizes":
@@ -66,9 +69,13 @@ class Sizes:
         d = run.data("market1501", "partial_reid", "partial_ilids", "lfw", "casia_webface")
         m, pr, pi = d["market1501"].counts(), d["partial_reid"].counts(), d["partial_ilids"].counts()
         lfw, casia = d["lfw"].counts(), d["casia_webface"].counts()
+
+        def per_id(records) -> tuple[int, ...]:
+            return tuple(sorted(Counter(r.pid for r in records).values()))
+
         return cls(m["train_images"], m["train_ids"], m["query_images"], m["gallery_images"], pr["query_images"],
                    pr["gallery_images"], pi["query_images"], pi["gallery_images"], lfw["ids_with_2_or_more"],
-                   casia["images"], casia["ids"])
+                   casia["images"], casia["ids"], per_id(d["market1501"].train), per_id(d["casia_webface"].records))
 
 
 @dataclass
@@ -89,20 +96,28 @@ class Work:
 STEP_KIND = {"resize": "resize", "+R": "+R", "triplet": "ppcl", "cycle": "ppcl", "ppcl": "ppcl"}  # triplet/cycle: at most PPCL's
 
 
-def pk_batches(images: int, p: int, k: int) -> int:
-    """PK batches in an epoch of ``images`` (each identity gives about images / k groups of k).
+def pk_batches(images: int, p: int, k: int, per_id: tuple[int, ...] = (), held_out: int = 0) -> int:
+    """PK batches in an epoch of :class:`ppcl.data.samplers.PKSampler`. With the images of each
+    identity (``per_id``) an identity gives ``max(1, n // k)`` groups of ``k``, ``held_out``
+    identities (the validation split) removed in proportion; without, ``images / k`` groups (an
+    upper bound).
 
-    >>> pk_batches(12936, 16, 4)
-    202
+    >>> pk_batches(12936, 16, 4), pk_batches(40, 2, 4, per_id=(3, 5, 8, 8, 16)), pk_batches(40, 2, 4, (3, 5, 8, 8, 16), 1)
+    (202, 5, 4)
     """
+    if per_id:
+        groups = sum(max(1, n // k) for n in per_id) * (len(per_id) - held_out) / len(per_id)
+        return max(1, int(groups // p))
     return max(1, images // (p * k))
 
 
-def _variant_work(domain: str, variant: str, recipe, epochs: int, train_images: int, images_per_id: float) -> Work:
+def _variant_work(domain: str, variant: str, recipe, epochs: int, train_images: int, images_per_id: float,
+                  per_id: tuple[int, ...] = ()) -> Work:
     """Training steps and per-epoch validation of one variant."""
     w = Work()
     n_train = train_images - round(recipe.n_val_ids * images_per_id)
-    w.steps[f"{domain}:{STEP_KIND[variant]}"] += epochs * pk_batches(n_train, recipe.p, recipe.k)
+    batches = pk_batches(n_train, recipe.p, recipe.k, per_id, recipe.n_val_ids)
+    w.steps[f"{domain}:{STEP_KIND[variant]}"] += epochs * batches
     validated = epochs - int(recipe.validate_from * (epochs - 1))
     val_q = recipe.n_val_ids * min(recipe.val_queries_per_id, max(0, math.floor(images_per_id) - 1))
     val_g = round(recipe.n_val_ids * images_per_id) - val_q
@@ -144,11 +159,11 @@ def notebook_work(profile, sizes: Sizes) -> dict[str, Work]:
     grid_epochs = ab.grid_epochs or P.epochs
     cells = len(ab.lam_cyc) * len(ab.lam_tri) if ab.choose_lambdas else 0
     for _ in range(cells):
-        nb["03"].add(_variant_work("reid", "ppcl", P, grid_epochs, sizes.market_train, per_id))
+        nb["03"].add(_variant_work("reid", "ppcl", P, grid_epochs, sizes.market_train, per_id, sizes.market_per_id))
     shared = 1 if cells and grid_epochs == P.epochs else 0  # PPCL's first-seed model is a cell of the grid
     for v in ("resize", "+R", "ppcl"):
-        nb["03"].add(_variant_work("reid", v, P, P.epochs, sizes.market_train, per_id), n - (shared if v == "ppcl" else 0))
-    val = _variant_work("reid", "ppcl", P, 1, sizes.market_train, per_id)
+        nb["03"].add(_variant_work("reid", v, P, P.epochs, sizes.market_train, per_id, sizes.market_per_id), n - (shared if v == "ppcl" else 0))
+    val = _variant_work("reid", "ppcl", P, 1, sizes.market_train, per_id, sizes.market_per_id)
     val.steps.clear()  # one pass over a validation split: its images and pairs
     nb["03"].add(val, n + 3)  # the fusion weight on every seed; pair distances of three models on the first
     for q, g in ((sizes.preid_query, sizes.preid_gallery), (sizes.pilids_query, sizes.pilids_gallery)):
@@ -156,7 +171,7 @@ def notebook_work(profile, sizes: Sizes) -> dict[str, Work]:
             nb["03"].add(_partial_eval(v, q, g, P.topk or None, fixed=v != "resize"), n)
     # 04: the single-constraint variants; Table 1a, Figure 5, Table 1b, the holistic check, the timing.
     for v in ("triplet", "cycle"):
-        nb["04"].add(_variant_work("reid", v, P, P.epochs, sizes.market_train, per_id), n)
+        nb["04"].add(_variant_work("reid", v, P, P.epochs, sizes.market_train, per_id, sizes.market_per_id), n)
     pq, pg = sizes.preid_query, sizes.preid_gallery
     for v in ("resize", "+R", "triplet", "cycle", "ppcl"):
         nb["04"].add(_partial_eval(v, pq, pg, fixed=v == "+R"), n)
@@ -180,7 +195,7 @@ def notebook_work(profile, sizes: Sizes) -> dict[str, Work]:
     nb["05"].images["face:layout"] += 2 * lfw
     face_per_id = sizes.casia_images / sizes.casia_ids
     for v in ("resize", "+R", "ppcl"):
-        nb["05"].add(_variant_work("face", v, F, F.epochs, sizes.casia_images, face_per_id), n)
+        nb["05"].add(_variant_work("face", v, F, F.epochs, sizes.casia_images, face_per_id, sizes.casia_per_id), n)
     nb["05"].images["face:plain"] += n * 2 * lfw
     nb["05"].images["face:rectify"] += n * 2 * 2 * lfw  # +R model and PPCL model
     nb["05"].pairs["face:crloc"] += n * lfw * lfw
@@ -291,12 +306,14 @@ def measure_costs(profile, device, timed, reps: int = 1, batch: float = 1.0, n_i
 
 
 def hms(seconds: float) -> str:
-    """``seconds`` as h:mm:ss.
+    """``seconds`` as h:mm:ss, or whole hours from 100 hours on.
 
-    >>> hms(3725.4), hms(59.6)
-    ('1:02:05', '0:01:00')
+    >>> hms(3725.4), hms(59.6), hms(50_225_188.0)
+    ('1:02:05', '0:01:00', '13,951 h')
     """
     s = round(seconds)
+    if s >= 100 * 3600:
+        return f"{s // 3600:,} h"
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 

@@ -67,6 +67,19 @@ def test_the_estimates_counts_come_from_the_profile():
     assert _steps(base, "01") == _steps(base, "06") == 0
 
 
+def test_pk_batches_from_per_identity_counts_match_the_sampler():
+    import numpy as np
+
+    from ppcl.data.samplers import PKSampler
+
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        per_id = rng.integers(2, 30, size=int(rng.integers(40, 200)))
+        pids = [i for i, n in enumerate(per_id) for _ in range(n)]
+        exact = len(PKSampler(pids, 16, 4))
+        assert abs(est.pk_batches(len(pids), 16, 4, tuple(per_id)) - exact) <= max(1, 0.05 * exact)
+
+
 def test_the_estimate_prices_every_kind_and_names_a_missing_cost():
     work = {"02": est.Work(est.Counter({"reid:glrec": 10}), est.Counter({"reid:layout": 100})),
             "03": est.Work(est.Counter({"reid:ppcl": 2}), est.Counter(), est.Counter({"reid:crloc": 1000}))}
