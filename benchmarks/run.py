@@ -15,6 +15,8 @@
 (b) +R+L top-K as the gallery grows: its time must grow linearly with the gallery.
 (c) one PPCL training step (Algorithm 1) against one plain re-ID step on the same batch, with
     the Resize and +R steps between them (where the ratio goes) and both as the kit ran them before.
+(p) a PPCL step in parts (torch.profiler): the partial crops, GLRec, F, CRLoc's calls and cuts,
+    PP-Triplet's negatives, the backward pass.
 (l) the training loader: an epoch of PK batches with the profile's augmentation as training draws
     them (uint8 store on the device, batched augmentation there), its share of a PPCL step, and
     the per-image loader the kit had before.
@@ -234,6 +236,60 @@ def case_step(profile, device, reps: int = 8) -> dict:
     return interleaved(fns, device, reps)
 
 
+def case_parts(profile, device, steps: int = 5) -> dict:
+    """(p): where a PPCL step's time goes, milliseconds per step: torch.profiler over ``steps``
+    steps as fit trains them, with each part of Algorithm 1 marked (the partial crops, GLRec, F
+    over [x^r; x], CRLoc's calls, its cuts, PP-Triplet's negatives) and the backward pass apart. The marks are wrappers installed on this benchmark's own model and removed
+    after; the profiler's own overhead makes every part somewhat slower than unprofiled."""
+    import contextlib
+
+    import ppcl.algorithm as alg
+    from torch.profiler import ProfilerActivity, profile as torch_profile, record_function
+
+    m = model_of(profile)
+    step = step_fn(m, profile, device, "ppcl")
+
+    def marked(fn, label):
+        def wrapper(*a, **k):
+            with record_function(label):
+                return fn(*a, **k)
+        return wrapper
+
+    parts = {"partial crops (line 5)": (alg, "simulate_partial_batch"), "GLRec rectify (line 6)": (m.glrec, "rectify"),
+             "F over [x^r; x] (line 7)": (m.backbone, "forward"), "CRLoc calls (Eqs. 4-5)": (m.crloc, "forward"),
+             "CRLoc cuts": (m.crloc, "cut"), "PP-Triplet negatives": (alg, "sample_negative_boxes")}
+    with contextlib.ExitStack() as undo:
+        for label, (owner, name) in parts.items():
+            original = getattr(owner, name)
+            setattr(owner, name, marked(original, f"part: {label}"))
+            if owner is alg:
+                undo.callback(setattr, owner, name, original)
+            else:  # an instance attribute over the class's method
+                undo.callback(delattr, owner, name)
+        for _ in range(2):
+            step()
+        backward = torch.Tensor.backward
+
+        def marked_backward(self, *a, **k):
+            with record_function("part: backward"):
+                return backward(self, *a, **k)
+
+        torch.Tensor.backward = marked_backward
+        undo.callback(setattr, torch.Tensor, "backward", backward)
+        acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+        t0 = time.perf_counter()
+        with torch_profile(activities=acts) as prof:
+            for _ in range(steps):
+                with record_function("part: whole step"):
+                    step()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+        wall = (time.perf_counter() - t0) / steps
+    out = {e.key[len("part: "):]: e.cpu_time_total / steps / 1000 for e in prof.key_averages() if e.key.startswith("part: ")}
+    out["wall per step, profiled"] = 1000 * wall
+    return out
+
+
 def _jpeg_records(folder: Path, n_ids: int, k: int) -> list:
     """``n_ids`` identities of ``k`` random Market-sized (128x64) JPEGs each."""
     import numpy as np
@@ -374,7 +430,7 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--topk", type=int, default=20)
     ap.add_argument("--run", type=Path, help="a finished run folder: trained rank-1 (full vs top-K) and the main job's times")
-    ap.add_argument("--skip", default="", help="comma-separated cases to skip: a,s,b,c,l,r")
+    ap.add_argument("--skip", default="", help="comma-separated cases to skip: a,s,b,c,p,l,r")
     ap.add_argument("--reps", type=int, default=5, help="timed repetitions per case at least (1-2 for the paper networks on a CPU)")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--estimate", action="store_true",
@@ -431,6 +487,12 @@ def main(argv=None) -> int:
             print(f"  {k:16s} {1000 * v['min']:8.1f} ms  {rel}")
         print(f"  PPCL / plain: {st['ppcl']['min'] / base:.2f}x (before: "
               f"{st['ppcl, before']['min'] / st['plain, before']['min']:.2f}x)\n")
+    if "p" not in skip:
+        pt = res["parts"] = case_parts(profile, device)
+        print(f"(p) a PPCL step in parts (torch.profiler, ms per step, host time{' (CUDA kernels run asynchronously)' if device.type == 'cuda' else ''}):")
+        for k, v in sorted(pt.items(), key=lambda kv: -kv[1]):
+            print(f"  {k:28s} {v:8.1f} ms")
+        print()
     if "l" not in skip:
         ld = res["loader"] = case_loader(profile, device)
         step = res.get("step", {}).get("ppcl", {}).get("min")

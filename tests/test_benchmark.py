@@ -32,6 +32,9 @@ def test_the_benchmark_runs_and_counts_work_in_the_methods_order(tmp_path, capsy
     steps = res["step"]  # (c): every step kind, now and before, timed in turn
     assert list(steps) == ["plain", "resize", "+R", "ppcl", "plain, before", "ppcl, before"]
     assert all(v["min"] > 0 and v["runs"] == 3 for v in steps.values())
+    parts = res["parts"]  # (p): the step's parts, each marked and measured
+    assert {"whole step", "backward", "GLRec rectify (line 6)", "CRLoc calls (Eqs. 4-5)", "partial crops (line 5)"} <= set(parts)
+    assert all(v > 0 for v in parts.values()) and parts["backward"] < parts["whole step"]
     assert "floor" in capsys.readouterr().out
 
 
