@@ -8,7 +8,7 @@ OUT ?= runs/$(PROFILE)
 # torch / torchvision pinned on the pip path (the conda environment.yml may be looser).
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: install reproduce test notebooks benchmark viewer lab clean
+.PHONY: install reproduce test notebooks benchmark gpu-check viewer lab clean
 
 install: $(VENV)/.installed
 
@@ -52,6 +52,11 @@ lab: install
 
 benchmark: install
 	$(PY) benchmarks/run.py
+
+## The device check: every notebook under the paper profile's networks on a real-layout tree, on CUDA with AMP,
+## cut to about 6 minutes of one GPU; writes runs/device-check/device-check.json (make test runs it shrunk on the CPU).
+gpu-check: install
+	$(PY) -m ppcl.devicecheck --out runs/device-check
 
 clean:
 	rm -rf runs .pytest_cache

@@ -13,9 +13,13 @@
     pooling, the descriptors) with each stage's FLOPs (torch's FlopCounterMode) and achieved
     FLOP/s, so the distance to the FLOP floor is visible.
 (b) +R+L top-K as the gallery grows: its time must grow linearly with the gallery.
-(c) one PPCL training step (Algorithm 1) against one plain re-ID step on the same batch.
-(l) the training loader: an epoch of PK batches with the profile's augmentation (images preloaded,
-    Market-sized 128x64 JPEGs) per number of worker processes, worker start-up included.
+(c) one PPCL training step (Algorithm 1) against one plain re-ID step on the same batch, with
+    the Resize and +R steps between them (where the ratio goes) and both as the kit ran them before.
+(p) a PPCL step in parts (torch.profiler): the partial crops, GLRec, F, CRLoc's calls and cuts,
+    PP-Triplet's negatives, the backward pass.
+(l) the training loader: an epoch of PK batches with the profile's augmentation as training draws
+    them (uint8 store on the device, batched augmentation there), its share of a PPCL step, and
+    the per-image loader the kit had before.
 (r) ppcl.evaluate.rank at Market size (3,368 x 15,913, cameras on) against a bare argsort of the
     same matrix (any sort-based evaluation costs at least that).
 
@@ -64,6 +68,28 @@ def timed(fn, device, min_reps: int = 5, max_reps: int = 15, spread: float = 0.1
     while len(runs) < max_reps and (max(runs[-min_reps:]) - min(runs[-min_reps:])) / min(runs[-min_reps:]) > spread:
         runs.append(once())
     return {"min": min(runs), "median": statistics.median(runs), "runs": len(runs)}
+
+
+def interleaved(fns: dict, device, reps: int = 8) -> dict:
+    """Time several functions in turn (one warm-up each, then ``reps`` rounds, each function
+    once a round), so that a load that comes and goes on a shared machine lands on all of them:
+    ``{name: {"min", "median", "runs"}}``."""
+    def once(fn):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - t
+
+    for fn in fns.values():
+        once(fn)
+    runs = {k: [] for k in fns}
+    for _ in range(reps):
+        for k, fn in fns.items():
+            runs[k].append(once(fn))
+    return {k: {"min": min(v), "median": statistics.median(v), "runs": len(v)} for k, v in runs.items()}
 
 
 def flops(fn) -> int:
@@ -157,60 +183,176 @@ def case_gallery(m, device, n_q, sizes, topk=20) -> dict:
     return out
 
 
-def case_step(m, profile, device, plain: bool) -> dict:
-    """(c): one training step (forward, backward, update) on one fixed PK batch."""
+STEP_KINDS = {  # (c): the step's variants, each a change of the profile's PPCL loss config
+    "plain": {"partial_input": None, "lam_cyc": 0.0, "lam_tri": 0.0, "region_id": False},  # 64 holistic images
+    "resize": {"partial_input": "resize", "lam_cyc": 0.0, "lam_tri": 0.0, "region_id": False},  # + the partial views
+    "+R": {"partial_input": "rectify", "lam_cyc": 0.0, "lam_tri": 0.0, "region_id": False},  # + GLRec
+    "ppcl": {},  # + CRLoc and its losses: the profile's PPCL
+}
+
+
+def step_fn(m, profile, device, kind: str, as_before: bool = False):
+    """(c): one training step (forward, backward, update) of ``kind`` (:data:`STEP_KINDS`) on one
+    fixed PK batch, as :func:`ppcl.train.fit` runs it: channels-last weights, fused Adam, autocast
+    in the dtype fit uses on ``device`` (bf16 on a GPU that has it, fp32 on the CPU). ``as_before``:
+    as the kit trained before issue 29 (contiguous weights, per-parameter Adam, fp16 autocast with
+    a scaler on a GPU)."""
+    from ppcl.train import adam, amp_dtype
+
     recipe = profile.ppcl
     m = m.to(device).train()
+    if not as_before:
+        m = m.to(memory_format=torch.channels_last)
     b = recipe.p * recipe.k
     g = torch.Generator().manual_seed(2)
     x = torch.randn(b, 3, *m.input_size, generator=g).to(device)
     y = torch.arange(recipe.p).repeat_interleave(recipe.k).to(device)
-    loss_cfg = recipe.loss(partial_input=None, lam_cyc=0.0, lam_tri=0.0, region_id=False) if plain else recipe.loss()
-    obj = PPCLObjective(m, loss_cfg).to(device)
+    obj = PPCLObjective(m, recipe.loss(**STEP_KINDS[kind])).to(device)
     for p in m.glrec.parameters():
         p.requires_grad_(False)
-    opt = torch.optim.Adam([p for p in m.parameters() if p.requires_grad], lr=1e-4)
+    params = [p for p in m.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=1e-4) if as_before else adam(params, lr=1e-4)
+    dtype = (torch.float16 if device.type == "cuda" else None) if as_before else amp_dtype(device)
+    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
 
     def step():
-        loss = obj(x, y, torch.Generator().manual_seed(0))["loss"]
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            loss = obj(x, y, torch.Generator().manual_seed(0))["loss"]
         opt.zero_grad()
-        loss.backward()
-        opt.step()
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
 
-    return timed(step, device, min_reps=5, max_reps=10)
+    return step
 
 
-def case_loader(profile, workers=(0, 4, 8), n_batches=20) -> dict:
-    """(l): milliseconds per PK batch over one epoch of ``n_batches`` (worker start-up included, as
-    :func:`ppcl.train.fit` pays it each epoch), for each number of DataLoader worker processes."""
-    import tempfile
+def case_step(profile, device, reps: int = 8) -> dict:
+    """(c): the plain re-ID step, the Resize and +R steps and the PPCL step (Algorithm 1) on the
+    same batch as training runs them, and the plain and PPCL steps as the kit ran them before,
+    timed in turn."""
+    fns = {kind: step_fn(model_of(profile), profile, device, kind) for kind in STEP_KINDS}
+    fns.update({f"{kind}, before": step_fn(model_of(profile), profile, device, kind, as_before=True)
+                for kind in ("plain", "ppcl")})
+    return interleaved(fns, device, reps)
 
+
+def case_parts(profile, device, steps: int = 5) -> dict:
+    """(p): where a PPCL step's time goes, milliseconds per step: torch.profiler over ``steps``
+    steps as fit trains them, with each part of Algorithm 1 marked (the partial crops, GLRec, F
+    over [x^r; x], CRLoc's calls, its cuts, PP-Triplet's negatives) and the backward pass apart. The marks are wrappers installed on this benchmark's own model and removed
+    after; the profiler's own overhead makes every part somewhat slower than unprofiled."""
+    import contextlib
+
+    import ppcl.algorithm as alg
+    from torch.profiler import ProfilerActivity, profile as torch_profile, record_function
+
+    m = model_of(profile)
+    step = step_fn(m, profile, device, "ppcl")
+
+    def marked(fn, label):
+        def wrapper(*a, **k):
+            with record_function(label):
+                return fn(*a, **k)
+        return wrapper
+
+    parts = {"partial crops (line 5)": (alg, "simulate_partial_batch"), "GLRec rectify (line 6)": (m.glrec, "rectify"),
+             "F over [x^r; x] (line 7)": (m.backbone, "forward"), "CRLoc calls (Eqs. 4-5)": (m.crloc, "forward"),
+             "CRLoc cuts": (m.crloc, "cut"), "PP-Triplet negatives": (alg, "sample_negative_boxes")}
+    with contextlib.ExitStack() as undo:
+        for label, (owner, name) in parts.items():
+            original = getattr(owner, name)
+            setattr(owner, name, marked(original, f"part: {label}"))
+            if owner is alg:
+                undo.callback(setattr, owner, name, original)
+            else:  # an instance attribute over the class's method
+                undo.callback(delattr, owner, name)
+        for _ in range(2):
+            step()
+        backward = torch.Tensor.backward
+
+        def marked_backward(self, *a, **k):
+            with record_function("part: backward"):
+                return backward(self, *a, **k)
+
+        torch.Tensor.backward = marked_backward
+        undo.callback(setattr, torch.Tensor, "backward", backward)
+        acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+        t0 = time.perf_counter()
+        with torch_profile(activities=acts) as prof:
+            for _ in range(steps):
+                with record_function("part: whole step"):
+                    step()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+        wall = (time.perf_counter() - t0) / steps
+    out = {e.key[len("part: "):]: e.cpu_time_total / steps / 1000 for e in prof.key_averages() if e.key.startswith("part: ")}
+    out["wall per step, profiled"] = 1000 * wall
+    return out
+
+
+def _jpeg_records(folder: Path, n_ids: int, k: int) -> list:
+    """``n_ids`` identities of ``k`` random Market-sized (128x64) JPEGs each."""
     import numpy as np
     from PIL import Image
-    from torch.utils.data import DataLoader
 
     from ppcl.data.common import Record
-    from ppcl.data.datasets import ImageDataset
+
+    rng = np.random.default_rng(0)
+    records = []
+    for pid in range(n_ids):
+        for i in range(k):
+            path = folder / f"{pid:05d}_{i}.jpg"
+            Image.fromarray(rng.integers(0, 256, (128, 64, 3), dtype=np.uint8)).save(path)
+            records.append(Record(str(path), pid, None))
+    return records
+
+
+def case_loader(profile, device, n_batches=20, prefetch=(0, 2)) -> dict:
+    """(l): milliseconds per PK batch over one epoch of ``n_batches``, as training draws them: the
+    images decoded once into a uint8 store (on ``device`` when it fits), each batch gathered,
+    augmented and normalised there (:class:`ppcl.data.datasets.TrainBatches`), with ``prefetch``
+    batches prepared ahead in a thread; beside it the loader the kit had before (torchvision's
+    per-image transforms on preloaded PIL images in the main process, then copied to ``device``).
+    Also the one-off decoding of the store, per image."""
+    import tempfile
+
+    from torch.utils.data import DataLoader
+
+    from ppcl.data.datasets import ImageDataset, ImageStore, TrainBatches
     from ppcl.data.samplers import PKSampler
-    from ppcl.data.transforms import reid_train_transform
+    from ppcl.data.transforms import Augmentation, reid_train_transform
 
     r = profile.ppcl
-    rng = np.random.default_rng(0)
+    size = r.backbone.input_size
     out = {}
     with tempfile.TemporaryDirectory() as d:
-        records = []
-        for pid in range(n_batches * r.p):
-            for i in range(r.k):
-                path = Path(d) / f"{pid:05d}_{i}.jpg"
-                Image.fromarray(rng.integers(0, 256, (128, 64, 3), dtype=np.uint8)).save(path)
-                records.append(Record(str(path), pid, None))
-        ds = ImageDataset(records, reid_train_transform(r.backbone.input_size, erase=r.erase), preload=True)
-        for w in workers:
+        records = _jpeg_records(Path(d), n_batches * r.p, r.k)
+        pids = [rec.pid for rec in records]
+        t0 = time.perf_counter()
+        store = ImageStore.from_records(records, size, device)
+        out["decode_ms_per_image"] = 1000 * (time.perf_counter() - t0) / len(records)
+        for depth in prefetch:
+            batches = TrainBatches(store, PKSampler(pids, r.p, r.k, seed=0), Augmentation(erase=r.erase), device,
+                                   prefetch=depth)
+
             def epoch():
-                for _ in DataLoader(ds, batch_sampler=PKSampler(ds.pids, r.p, r.k, seed=0), num_workers=w):
+                for x, _ in batches:
                     pass
-            t = timed(epoch, torch.device("cpu"), min_reps=2, max_reps=3)
-            out[w] = {k: v / n_batches if k != "runs" else v for k, v in t.items()}
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+
+            t = timed(epoch, device, min_reps=3, max_reps=6)
+            out[f"store, prefetch {depth}"] = {k: v / n_batches if k != "runs" else v for k, v in t.items()}
+        old = ImageDataset(records, reid_train_transform(size, erase=r.erase), preload=True)
+
+        def old_epoch():
+            for x, *_ in DataLoader(old, batch_sampler=PKSampler(pids, r.p, r.k, seed=0)):
+                x.to(device)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+
+        t = timed(old_epoch, device, min_reps=2, max_reps=3)
+        out["before: per-image transforms, main process"] = {k: v / n_batches if k != "runs" else v for k, v in t.items()}
     return out
 
 
@@ -249,6 +391,38 @@ def case_trained(run_folder: Path, topk: int, device) -> dict:
     return {"full_rank1": 100 * full, "topk_rank1": 100 * top, "seed": seed}
 
 
+def run_estimate(name: str, profile, device, info: dict, args) -> int:
+    """``--estimate``: unit costs measured here x the profile's counts, per notebook (estimate.py)."""
+    import estimate as est
+
+    if not 0 < args.estimate_batch <= 1:
+        raise SystemExit(f"--estimate-batch: expected a fraction in (0, 1]; found {args.estimate_batch}")
+    if profile.source == "real":
+        sizes, where = est.Sizes.published(), "the real datasets' published sizes"
+    else:
+        from ppcl.run import setup
+
+        sizes, where = est.Sizes.of_run(setup(name, progress=False, style=False)), "the generated datasets' sizes"
+    work = est.notebook_work(profile, sizes)
+    t0 = time.perf_counter()
+    costs = est.measure_costs(profile, device, timed, reps=args.reps, batch=args.estimate_batch)
+    seconds = time.perf_counter() - t0
+    result = est.estimate(work, costs)
+    print(f"unit costs ({seconds:.0f} s to measure; training batches at {args.estimate_batch:g} of the profile's, scaled):")
+    for k, v in sorted(costs.items()):
+        print(f"  {k:16s} {1000 * v:10.3f} ms")
+    print(f"\ncounts from the {name!r} profile and {where} ({len(profile.seeds)} seeds):")
+    for nb, w in work.items():
+        print(f"  {nb}: steps {dict(w.steps)}, images {dict(w.images)}, pairs {dict(w.pairs)}")
+    print()
+    print(est.report(name, result, info["device"]))
+    if args.json:
+        write_json(args.json, {"info": info, "sizes": vars(sizes), "costs": costs, "estimate": result,
+                               "counts": {nb: {"steps": w.steps, "images": w.images, "pairs": w.pairs} for nb, w in work.items()},
+                               "estimate_batch": args.estimate_batch, "reps": args.reps}, default=str)
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="synthetic", choices=("smoke", "synthetic", "paper"))
@@ -256,9 +430,13 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--topk", type=int, default=20)
     ap.add_argument("--run", type=Path, help="a finished run folder: trained rank-1 (full vs top-K) and the main job's times")
-    ap.add_argument("--skip", default="", help="comma-separated cases to skip: a,s,b,c,l,r")
+    ap.add_argument("--skip", default="", help="comma-separated cases to skip: a,s,b,c,p,l,r")
     ap.add_argument("--reps", type=int, default=5, help="timed repetitions per case at least (1-2 for the paper networks on a CPU)")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--estimate", action="store_true",
+                    help="instead of the cases: each notebook's wall time under the whole profile, estimated (estimate.py)")
+    ap.add_argument("--estimate-batch", type=float, default=1.0,
+                    help="with --estimate: measure this fraction of each training batch and scale up (e.g. 0.25 on a CPU)")
     args = ap.parse_args(argv)
     if args.reps < 1:
         ap.error(f"--reps: expected a positive number of repetitions; found {args.reps}")
@@ -269,6 +447,8 @@ def main(argv=None) -> int:
     info = {"device": torch.cuda.get_device_name(0) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads",
             "torch": torch.__version__, "profile": name}
     print(f"# PPCL cost benchmark: {info['device']}, torch {info['torch']}, the {name!r} profile's networks\n")
+    if args.estimate:
+        return run_estimate(name, profile, device, info, args)
     m = model_of(profile)
     res: dict = {"info": info}
     if "a" not in skip:
@@ -297,15 +477,33 @@ def main(argv=None) -> int:
             print(f"{n:8d} gallery: {r['min']:7.3f} s  ({1000 * r['min'] / n:.3f} s per 1,000)")
         print()
     if "c" not in skip:
-        plain, full = case_step(model_of(profile), profile, device, True), case_step(model_of(profile), profile, device, False)
-        res["step"] = {"plain": plain, "ppcl": full}
-        print(f"(c) training step, batch {profile.ppcl.p} x {profile.ppcl.k}: plain re-ID {plain['min']:.3f} s, "
-              f"PPCL (Algorithm 1) {full['min']:.3f} s: {full['min'] / plain['min']:.2f}x (floor 2x: two backbone passes)\n")
+        st = res["step"] = case_step(profile, device, reps=max(3, 2 * args.reps))
+        base = st["plain"]["min"]
+        print(f"(c) one training step, batch {profile.ppcl.p} x {profile.ppcl.k}, as fit trains (min of {st['plain']['runs']} "
+              "interleaved runs; floor of PPCL / plain: 2x, two backbone passes)")
+        for k, v in st.items():
+            rel = f"{v['min'] / base:5.2f}x plain" if "before" not in k else \
+                f"{v['min'] / st['plain, before']['min']:5.2f}x plain before"
+            print(f"  {k:16s} {1000 * v['min']:8.1f} ms  {rel}")
+        print(f"  PPCL / plain: {st['ppcl']['min'] / base:.2f}x (before: "
+              f"{st['ppcl, before']['min'] / st['plain, before']['min']:.2f}x)\n")
+    if "p" not in skip:
+        pt = res["parts"] = case_parts(profile, device)
+        print(f"(p) a PPCL step in parts (torch.profiler, ms per step, host time{' (CUDA kernels run asynchronously)' if device.type == 'cuda' else ''}):")
+        for k, v in sorted(pt.items(), key=lambda kv: -kv[1]):
+            print(f"  {k:28s} {v:8.1f} ms")
+        print()
     if "l" not in skip:
-        ld = res["loader"] = case_loader(profile)
+        ld = res["loader"] = case_loader(profile, device)
+        step = res.get("step", {}).get("ppcl", {}).get("min")
         print(f"(l) training loader, PK {profile.ppcl.p} x {profile.ppcl.k} at {profile.ppcl.backbone.input_size[0]}x"
-              f"{profile.ppcl.backbone.input_size[1]}, one epoch of 20 batches: "
-              + ", ".join(f"{w} workers {1000 * v['min']:.1f} ms" for w, v in ld.items()) + " per batch\n")
+              f"{profile.ppcl.backbone.input_size[1]} on {device.type}, one epoch of 20 batches "
+              f"(decoding the store once: {ld['decode_ms_per_image']:.2f} ms per image):")
+        for k, v in ld.items():
+            if isinstance(v, dict):
+                share = f", {100 * v['min'] / step:5.1f}% of a PPCL step" if step else ""
+                print(f"  {k:44s} {1000 * v['min']:7.2f} ms per batch{share}")
+        print()
     if "r" not in skip:
         r = res["rank"] = case_rank()
         print(f"(r) rank() at Market size (3,368 x 15,913, cameras on): {r['rank']['min']:.2f} s; a bare argsort of the "

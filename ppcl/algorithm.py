@@ -67,17 +67,16 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader
 
-from .data.datasets import ImageDataset
+from .data.datasets import ImageStore, TrainBatches
 from .data.framing import frame, map_region, sample_framings
 from .data.partial import SIDES, simulate_partial_batch
 from .data.samplers import PKSampler
-from .data.transforms import reid_train_transform
+from .data.transforms import Augmentation
 from .geometry import box_to_t, grid_points, t_to_box
 from .losses import batch_hard_triplet, cross_entropy, glrec_loss, grid_loss, pp_cycle, pp_triplet, sample_negative_boxes
 from .models.ppcl import PPCL
-from .train import fit
+from .train import adam, default_device, fit
 
 
 @dataclass(frozen=True)
@@ -254,7 +253,6 @@ def train_ppcl(
     seed: int = 0,
     erase: float = 0.5,
     device: torch.device | None = None,
-    preload: bool = True,
     num_workers: int = 0,
     on_epoch_end=None,
     progress: bool = True,
@@ -266,15 +264,23 @@ def train_ppcl(
 
     GLRec stays fixed unless ``loss_cfg.train_glrec``. Under ``torchrun`` pass
     ``rank``/``world_size`` and ``ddp=True``: the PK sampler splits the batches and F and L are
-    wrapped in DistributedDataParallel.
+    wrapped in DistributedDataParallel. The images are decoded once at the input size
+    (:class:`ppcl.data.datasets.ImageStore`, on the training device when they fit; not at all when
+    the checkpoint is complete) and each batch is flipped, padded and cropped, normalised and
+    erased there (:func:`ppcl.data.transforms.augment`); ``num_workers`` batches are prepared ahead in a
+    background thread (0: each when it is needed).
     """
-    ds = ImageDataset(records, reid_train_transform(model.input_size, erase=erase), preload=preload)
-    sampler = PKSampler(ds.pids, p, k, seed=seed, rank=rank, world_size=world_size)
-    loader = DataLoader(ds, batch_sampler=sampler, num_workers=num_workers)
+    device = torch.device(device) if device is not None else default_device()
+    sampler = PKSampler([r.pid for r in records], p, k, seed=seed, rank=rank, world_size=world_size)
+
+    def store() -> ImageStore:
+        return ImageStore.from_records(records, model.input_size, device, progress=progress)
+
+    batches = TrainBatches(store, sampler, Augmentation(erase=erase), device, seed=seed, rank=rank, prefetch=num_workers)
     for prm in model.glrec.parameters():
         prm.requires_grad_(loss_cfg.train_glrec)
     params = [prm for prm in model.parameters() if prm.requires_grad]
-    opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    opt = adam(params, lr, weight_decay)
 
     def lr_at(e: int) -> float:
         if e < warmup_epochs:
@@ -289,5 +295,5 @@ def train_ppcl(
         from torch.nn.parallel import DistributedDataParallel
 
         net = DistributedDataParallel(objective, find_unused_parameters=True)
-    return fit(net, ppcl_step(net), loader, opt, epochs, checkpoint, sched, device, seed=seed,
+    return fit(net, ppcl_step(net), batches, opt, epochs, checkpoint, sched, device, seed=seed,
                on_epoch_end=on_epoch_end, desc="PPCL", progress=progress)

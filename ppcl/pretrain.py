@@ -5,15 +5,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
 
 from .data.common import Record
-from .data.datasets import ImageDataset
+from .data.datasets import ImageStore, RandomBatches, TrainBatches
 from .data.partial import SIDES, simulate_partial_batch
-from .data.transforms import reid_train_transform
+from .data.transforms import Augmentation
 from .losses import glrec_loss
 from .models.glrec import GLRec
-from .train import History, StepContext, fit
+from .train import History, StepContext, adam, default_device, fit
 
 
 def glrec_step(
@@ -48,14 +47,23 @@ def pretrain_glrec(
     seed: int = 0,
     num_workers: int = 0,
     device: torch.device | None = None,
-    preload: bool = True,
     progress: bool = True,
 ) -> History:
-    """Train R on holistic ``records`` (Adam, cosine schedule), checkpointing each epoch."""
-    ds = ImageDataset(records, reid_train_transform(model.cfg.input_size, pad=0, erase=0), preload=preload)
-    g = torch.Generator().manual_seed(seed)
-    loader = DataLoader(ds, batch_size=batch_size, shuffle=True, drop_last=True, generator=g, num_workers=num_workers)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    """Train R on holistic ``records`` (Adam, cosine schedule), checkpointing each epoch.
+
+    The images are decoded once at R's input size (:class:`ppcl.data.datasets.ImageStore`, on the
+    training device when they fit; not at all when the checkpoint is complete) and each shuffled
+    batch is flipped at random there; the crops of :func:`ppcl.data.partial.simulate_partial_batch`
+    run on the device too. ``num_workers`` batches are prepared ahead in a background thread (0:
+    each when it is needed)."""
+    device = torch.device(device) if device is not None else default_device()
+
+    def store() -> ImageStore:
+        return ImageStore.from_records(records, model.cfg.input_size, device, progress=progress)
+
+    batches = TrainBatches(store, RandomBatches(len(records), batch_size, seed), Augmentation(pad=0, erase=0.0), device,
+                           seed=seed, prefetch=num_workers)
+    opt = adam(model.parameters(), lr, weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(epochs, 1))
     step = glrec_step(model, partial_share, area, sides)
-    return fit(model, step, loader, opt, epochs, checkpoint, sched, device, seed=seed, desc="GLRec", progress=progress)
+    return fit(model, step, batches, opt, epochs, checkpoint, sched, device, seed=seed, desc="GLRec", progress=progress)

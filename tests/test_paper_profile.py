@@ -1,20 +1,21 @@
-"""The `paper` profile's real-data path, end to end, on CPU: every numbered notebook under
-`--profile paper` with `source = "real"`, on a data root laid out exactly like the real downloads
-(the smoke preset's images copied into the real datasets' folders, with no synthetic_meta.json and
-no partial_sources/, so nothing synthetic can be used), the networks shrunk with --set."""
-import shutil
+"""The `paper` profile's real-data path, end to end, on CPU: the device check (`python -m
+ppcl.devicecheck --shrink`, what `make gpu-check` runs on a GPU with the paper's networks) runs
+every numbered notebook under `--profile paper` with `source = "real"`, on a data root laid out
+exactly like the real downloads (the smoke preset's images copied into the real datasets'
+folders, with no synthetic_meta.json and no partial_sources/, so nothing synthetic can be used),
+the networks shrunk to the smoke profile's."""
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from ppcl.data.sources import dataset_root
+from ppcl.devicecheck import MARKER, real_layout_root, shrunk_overrides
 from ppcl.profiles import raw_profile
-from ppcl.run import default_cache_dir
+from ppcl.reproduce import parse_overrides
 
 ROOT = Path(__file__).resolve().parent.parent
-REAL_FOLDERS = ("Market-1501-v15.09.15", "Partial-REID_Dataset", "Partial_iLIDS", "lfw", "CASIA-WebFace")
 
 
 def _toml(v) -> str:
@@ -41,37 +42,54 @@ def shrink_to_smoke() -> list[str]:
     return sets
 
 
-@pytest.fixture(scope="module")
-def real_layout_root(tmp_path_factory) -> Path:
-    synthetic = dataset_root("synthetic", cache_dir=default_cache_dir(), synthetic={"preset": "smoke"}, progress=False)
-    root = tmp_path_factory.mktemp("DATA")
-    for name in REAL_FOLDERS:
-        shutil.copytree(synthetic / name, root / name)
-    shutil.copy2(synthetic / "pairs.txt", root / "pairs.txt")  # beside lfw/, as LFW's downloads unpack
-    assert not (root / "synthetic_meta.json").exists() and not (root / "partial_sources").exists()
-    return root
-
-
-def _reproduce(root: Path, out: Path, *sets: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "ppcl.reproduce", "--profile", "paper", "--data-root", str(root), "--out", str(out)]
-    for s in sets:
-        cmd += ["--set", s]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1200)
+def test_the_device_checks_shrinking_is_the_smoke_profiles_values():
+    assert parse_overrides(shrink_to_smoke()) == shrunk_overrides()
 
 
 @pytest.mark.slow
-def test_every_notebook_runs_under_the_paper_profile_on_real_layouts(real_layout_root, tmp_path):
-    r = _reproduce(real_layout_root, tmp_path / "run", *shrink_to_smoke())
+def test_the_device_check_runs_every_notebook_under_the_paper_profile_on_real_layouts(tmp_path):
+    out = tmp_path / "check"
+    r = subprocess.run([sys.executable, "-m", "ppcl.devicecheck", "--shrink", "--out", str(out)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=1500)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    done = sorted(p.name for p in (tmp_path / "run" / "notebooks").glob("*.ipynb"))
+    data = out / "DATA"
+    assert (data / "Market-1501-v15.09.15").is_dir() and (data / "pairs.txt").is_file()
+    assert not (data / "synthetic_meta.json").exists() and not (data / "partial_sources").exists()
+    run = out / "run"
+    done = sorted(p.name for p in (run / "notebooks").glob("*.ipynb"))
     assert done == sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    report = (tmp_path / "run" / "REPORT.md").read_text()
+    state = json.loads((run / "run.json").read_text())
+    assert state["parameters"]["profile"] == "paper" and state["parameters"]["data_root"] == str(data.resolve())
+    report = (run / "REPORT.md").read_text()
     assert "Not produced by this run" not in report and "was not produced" not in report, report  # every table
+    result = json.loads((out / MARKER).read_text())
+    assert result["ok"] and result["status"] == "done" and result["missing_tables"] == [] and result["shrunk"]
+    nbs = result["notebooks"]
+    assert list(nbs) == done and all(v["status"] == "done" and v["seconds"] > 0 for v in nbs.values())
+    trained = {k[:2]: v for k, v in nbs.items() if v["models"]}
+    assert set(trained) == {"02", "03", "04", "05"}  # GLRec, the compared models and the grid, the variants, faces
+    assert all(v["steps"] > 0 and v["steps_per_s"] > 0 for v in trained.values())
+    assert all(v["peak_device_mib"] is None for v in nbs.values())  # no GPU here
+    assert "OK" in r.stdout and "steps/s" in r.stdout
     assert "without encryption" not in r.stdout + r.stderr  # a batch run prints what the kit does, nothing more
 
 
+def test_the_device_check_refuses_to_overwrite_a_folder_it_did_not_make(tmp_path):
+    (tmp_path / "keep.txt").write_text("mine")
+    r = subprocess.run([sys.executable, "-m", "ppcl.devicecheck", "--shrink", "--out", str(tmp_path)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and f"--out {tmp_path}: expected a new folder" in r.stderr
+    assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
 @pytest.mark.slow
-def test_a_batch_the_data_cannot_fill_stops_naming_the_parameter(real_layout_root, tmp_path):
-    r = _reproduce(real_layout_root, tmp_path / "run", *shrink_to_smoke(), "glrec.batch_size=100000")
+def test_a_batch_the_data_cannot_fill_stops_naming_the_parameter(tmp_path):
+    from ppcl.run import default_cache_dir
+
+    root = real_layout_root(tmp_path / "DATA", {"preset": "smoke"}, default_cache_dir())
+    cmd = [sys.executable, "-m", "ppcl.reproduce", "--profile", "paper", "--data-root", str(root), "--out", str(tmp_path / "run")]
+    for s in shrink_to_smoke() + ["glrec.batch_size=100000"]:
+        cmd += ["--set", s]
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1200)
     assert r.returncode != 0
     assert "glrec.batch_size = 100000: the data holds only" in r.stderr and "02_glrec_pretraining.ipynb" in r.stderr

@@ -1,11 +1,39 @@
-"""A torch ``Dataset`` over reader records."""
+"""Training and evaluation images as torch objects.
+
+* :class:`ImageDataset` — a torch ``Dataset`` over reader records (per image, PIL transforms);
+* :class:`ImageStore` — every training image read, resized to the network's input size (as
+  torchvision's ``Resize`` does it on a PIL image: the same pixels the per-image pipeline
+  produces) and kept as one ``(N, 3, H, W)`` uint8 tensor: on the training device when it fits
+  in a share of its free memory, else in host memory (pinned when the device is a GPU, so the
+  copies of a batch run asynchronously);
+* :class:`RandomBatches` — shuffled batches of a fixed size (GLRec's pretraining), the order
+  fixed by ``(seed, epoch)``;
+* :class:`TrainBatches` — for each index list of a batch sampler (:class:`RandomBatches` or
+  :class:`ppcl.data.samplers.PKSampler`), the images gathered from the store, moved to the
+  training device and augmented there (:func:`ppcl.data.transforms.augment`), with a generator
+  seeded from ``(seed, epoch, rank)``: :func:`ppcl.train.fit` calls :meth:`TrainBatches.set_epoch`
+  each epoch, so a resumed run draws exactly the batches an uninterrupted one would. Nothing
+  starts a process; ``prefetch`` prepares batches ahead in one background thread (the same
+  batches, in the same order).
+"""
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
+import numpy as np
+import torch
+import torchvision.transforms.functional as TF
+from torch import Tensor
 from torch.utils.data import Dataset
+from tqdm.auto import tqdm
 
 from .common import Record, read_image
+from .transforms import Augmentation, augment
 
 
 class ImageDataset(Dataset):
@@ -38,3 +66,206 @@ class ImageDataset(Dataset):
     @property
     def pids(self) -> list[int]:
         return [r.pid for r in self.records]
+
+
+# ---- the decoded store and its batches (what training draws from) ----------------------------
+DEVICE_SHARE = 0.5  # the store goes on a GPU when it needs at most this share of the free memory
+
+
+def decode(path: str, size: tuple[int, int]) -> np.ndarray:
+    """One image file as ``(H, W, 3)`` uint8 at ``size`` (H, W), resized as ``T.Resize(size)``
+    resizes a PIL image (bilinear, PIL's antialiasing)."""
+    return np.asarray(TF.resize(read_image(path), list(size)))
+
+
+def decode_all(records: Sequence[Record], size: tuple[int, int], threads: int | None = None,
+               progress: bool = False) -> Tensor:
+    """Every record's image at ``size``: ``(N, 3, H, W)`` uint8 on the CPU. Decoding runs in
+    ``threads`` threads (default: the CPUs this process may use, at most 16); each image lands
+    in its own slot, so the result does not depend on the thread count."""
+    if len(records) == 0:
+        raise ValueError("records: expected at least one training image; found none")
+    h, w = size
+    if h < 1 or w < 1:
+        raise ValueError(f"size: expected a positive (height, width); found {tuple(size)}")
+    out = np.empty((len(records), h, w, 3), dtype=np.uint8)
+
+    def one(i: int) -> None:
+        out[i] = decode(records[i].path, size)
+
+    n = threads or min(16, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    bar = tqdm(total=len(records), desc="decode images", leave=False, disable=not progress)
+    with ThreadPoolExecutor(max(1, n)) as pool:
+        for _ in pool.map(one, range(len(records))):
+            bar.update()
+    bar.close()
+    return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
+
+
+def place(images: Tensor, device: torch.device, share: float = DEVICE_SHARE) -> Tensor:
+    """``images`` where batches are cheapest to draw from: on ``device`` if it is a GPU with at
+    least ``images.nbytes / share`` bytes free, else in host memory (pinned for a GPU when the
+    host allows it)."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return images.to(device)
+    free, _ = torch.cuda.mem_get_info(device)
+    if images.nbytes <= share * free:
+        return images.to(device)
+    try:
+        return images.pin_memory()
+    except RuntimeError:  # too large to pin: pageable host memory (synchronous copies)
+        return images
+
+
+@dataclass
+class ImageStore:
+    """Decoded training images ``(N, 3, H, W)`` uint8 and their identity labels ``(N,)``."""
+
+    images: Tensor
+    pids: Tensor
+
+    def __post_init__(self) -> None:
+        if self.images.dtype != torch.uint8 or self.images.ndim != 4 or self.images.shape[1] != 3:
+            raise ValueError(f"images: expected uint8 (N, 3, H, W); found {self.images.dtype} {tuple(self.images.shape)}")
+        if self.pids.shape != (len(self.images),):
+            raise ValueError(f"pids: expected one label per image ({len(self.images)},); found {tuple(self.pids.shape)}")
+
+    @classmethod
+    def from_records(cls, records: Sequence[Record], size: tuple[int, int], device: torch.device | str = "cpu",
+                     progress: bool = False, threads: int | None = None) -> "ImageStore":
+        """Decode ``records`` once at ``size`` and place them for ``device`` (:func:`place`)."""
+        images = place(decode_all(records, size, threads, progress), torch.device(device))
+        return cls(images, torch.tensor([r.pid for r in records], dtype=torch.int64))
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return tuple(self.images.shape[-2:])
+
+    def gather(self, index: Tensor, device: torch.device) -> Tensor:
+        """The uint8 images ``index`` ``(B,)`` on ``device``: ``(B, 3, H, W)``."""
+        x = self.images[index.to(self.images.device)]
+        if x.device == device:
+            return x
+        if device.type == "cuda" and self.images.is_pinned():
+            x = x.pin_memory()
+        return x.to(device, non_blocking=True)
+
+
+def epoch_generator(seed: int, epoch: int, stream: int = 0) -> torch.Generator:
+    """A CPU generator for ``(seed, epoch, stream)``; different streams are independent."""
+    state = np.random.SeedSequence([seed, epoch, stream]).generate_state(1, dtype=np.uint64)[0]
+    return torch.Generator().manual_seed(int(state) & (2**63 - 1))
+
+
+class RandomBatches:
+    """A batch sampler: every epoch a fresh permutation of ``range(n)`` fixed by ``(seed, epoch)``,
+    cut into batches of ``batch_size`` (the last partial batch dropped)."""
+
+    def __init__(self, n: int, batch_size: int, seed: int = 0):
+        if batch_size < 1 or batch_size > n:
+            raise ValueError(f"batch_size: expected 1 to {n} (the number of images); found {batch_size}")
+        self.n, self.batch_size, self.seed, self.epoch = n, batch_size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n // self.batch_size
+
+    def __iter__(self) -> Iterator[list[int]]:
+        order = torch.randperm(self.n, generator=epoch_generator(self.seed, self.epoch, stream=1)).tolist()
+        for s in range(0, len(self) * self.batch_size, self.batch_size):
+            yield order[s : s + self.batch_size]
+
+
+class TrainBatches:
+    """Augmented training batches ``(x, pids)`` on ``device``: ``x`` ``(B, 3, H, W)`` normalised
+    float32, ``pids`` ``(B,)`` int64, one per index list of ``sampler`` (which must offer
+    ``set_epoch``). ``prefetch`` > 0 prepares that many batches ahead in a background thread.
+
+    ``store`` may be a function that builds the :class:`ImageStore`: it is called at the first
+    :meth:`set_epoch` or batch, so a training whose checkpoint is already complete decodes nothing."""
+
+    def __init__(self, store: ImageStore | Callable[[], ImageStore], sampler, aug: Augmentation,
+                 device: torch.device | str, seed: int = 0, rank: int = 0, prefetch: int = 0):
+        if prefetch < 0:
+            raise ValueError(f"prefetch: expected 0 (prepare each batch when it is needed) or more; found {prefetch}")
+        if not hasattr(sampler, "set_epoch"):
+            raise ValueError(f"sampler: expected a batch sampler with set_epoch(epoch); found {type(sampler).__name__}")
+        self._store, self.sampler, self.aug = store, sampler, aug
+        self.device, self.seed, self.rank, self.prefetch = torch.device(device), seed, rank, prefetch
+        self.generator = epoch_generator(seed, 0, stream=2 + rank)
+
+    @property
+    def store(self) -> ImageStore:
+        if not isinstance(self._store, ImageStore):
+            self._store = self._store()
+        return self._store
+
+    def set_epoch(self, epoch: int) -> None:
+        """Fix the epoch's batches and augmentation by ``(seed, epoch, rank)``; the store is built
+        here if it was not (a training loop's timing of its steps then leaves the decoding out)."""
+        _ = self.store
+        self.sampler.set_epoch(epoch)
+        self.generator = epoch_generator(self.seed, epoch, stream=2 + self.rank)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def batch(self, index: Sequence[int]) -> tuple[Tensor, Tensor]:
+        """One augmented batch for the store's images ``index`` (draws from the epoch's generator)."""
+        i = torch.as_tensor(index, dtype=torch.int64)
+        x = augment(self.store.gather(i, self.device), self.generator, self.aug)
+        return x, self.store.pids[i].to(self.device, non_blocking=True)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        if self.prefetch == 0:
+            for index in self.sampler:
+                yield self.batch(index)
+            return
+        yield from _ahead(map(self.batch, iter(self.sampler)), self.prefetch)
+
+
+def _ahead(items: Iterator, depth: int) -> Iterator:
+    """``items`` computed up to ``depth`` ahead in a background thread, in order; an error in
+    the thread is raised here, and leaving the loop early stops the thread."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(("end", done))
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer
+            q.put(("error", e))
+
+    thread = threading.Thread(target=produce, daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, item = q.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.05)

@@ -91,37 +91,119 @@ def region_descriptor(model: PPCL, maps: Tensor, t: Tensor) -> Tensor:
     return F.normalize(model.backbone.embed(model.backbone.pool(patch)), dim=-1)
 
 
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def encode_dtype(precision: str, device: torch.device | str) -> torch.dtype | None:
+    """The autocast dtype encoding runs F and GLRec under (``None``: fp32). ``"auto"`` is bf16 on
+    a GPU that supports it (fp16 on one that does not) and fp32 on the CPU, so the CPU's numbers
+    never depend on it.
+
+    >>> encode_dtype("auto", "cpu") is None, encode_dtype("bf16", "cpu")
+    (True, torch.bfloat16)
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision: expected one of {PRECISIONS}; found {precision!r}")
+    device = torch.device(device)
+    if precision == "auto":
+        if device.type != "cuda":
+            return None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+def batch_for_memory(free_bytes: int, per_image_bytes: float, share: float = 0.5, lo: int = 32, hi: int = 1024) -> int:
+    """Images per batch that use at most ``share`` of ``free_bytes`` at ``per_image_bytes`` each,
+    within ``[lo, hi]``.
+
+    >>> batch_for_memory(8 * 2**30, 2**20), batch_for_memory(2**20, 2**20), batch_for_memory(2**40, 2**20)
+    (1024, 32, 1024)
+    >>> batch_for_memory(2**30, 4 * 2**20)
+    128
+    """
+    if per_image_bytes <= 0:
+        return hi
+    return int(min(hi, max(lo, share * free_bytes // per_image_bytes)))
+
+
+def _conv_weights_channels_last(model: torch.nn.Module) -> bool:
+    w = next((m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d)), None)
+    return w is not None and w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous()
+
+
+def _free_cuda_bytes(device: torch.device) -> int:
+    free, _ = torch.cuda.mem_get_info(device)
+    return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+
+
 @torch.no_grad()
 def encode(
     model: PPCL,
     images: Tensor,
     method: str,
-    batch_size: int = 128,
+    batch_size: int | None = None,
     device: torch.device | str = "cpu",
     progress: bool = False,
+    precision: str = "auto",
 ) -> Encoded:
     """Feature maps (on the CPU) for ``images`` already prepared at the backbone's input size.
 
     For ``pad``/``resize`` the images go straight into F; for ``+R`` and the pairwise methods GLRec first.
+    ``precision`` (:func:`encode_dtype`) is the autocast dtype of those passes; the maps come back
+    in fp32 and descriptors, distances and ranking are computed in fp32. On a GPU the weights are
+    laid out channels-last while encoding, the descriptors are computed there (in fp32) and
+    ``batch_size`` (default) is sized by the free memory after a first batch of 32 images; on the
+    CPU the default is 128 and everything runs as it always has.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"batch_size: expected 1 or more images (or None: sized by free memory); found {batch_size}")
+    device = torch.device(device)
+    dtype = encode_dtype(precision, device)
+    cuda = device.type == "cuda"
     home = next(model.parameters()).device
     model.eval().to(device)
-    maps, ts, etas = [], [], []
-    for s in tqdm(range(0, len(images), batch_size), desc=f"encode {method}", leave=False, disable=not progress):
-        x = images[s : s + batch_size].to(device)
-        if method in ("+R", *PAIRWISE):
-            r = model.glrec.rectify(x, out_size=model.input_size)
-            x, t, eta = r["x_r"], r["t"], r["eta"]
-            etas.append(eta.cpu())
-        else:
-            t = identity_t(len(x), device=device)
-        maps.append(model.backbone(x).float().cpu())
-        ts.append(t.float().cpu())
+    relayout = cuda and not _conv_weights_channels_last(model)
+    if relayout:
+        model.to(memory_format=torch.channels_last)
+    bs = batch_size or (32 if cuda else 128)
+    maps, ts, etas, descs = [], [], [], []
+    bar = tqdm(total=len(images), desc=f"encode {method}", leave=False, disable=not progress)
+    s = 0
+    while s < len(images):
+        probe = cuda and batch_size is None and s == 0
+        if probe:
+            torch.cuda.reset_peak_memory_stats(device)
+            before = torch.cuda.memory_allocated(device)
+        x = images[s : s + bs].to(device)
+        with torch.autocast(device_type=device.type, dtype=dtype, enabled=dtype is not None):
+            if method in ("+R", *PAIRWISE):
+                r = model.glrec.rectify(x, out_size=model.input_size)
+                x, t, eta = r["x_r"], r["t"], r["eta"]
+                etas.append(eta.float().cpu())
+            else:
+                t = identity_t(len(x), device=device)
+            m = model.backbone(x).float()
+        t = t.float()
+        if cuda:
+            descs.append(region_descriptor(model, m, t).cpu())
+        maps.append(m.cpu())
+        ts.append(t.cpu())
+        bar.update(len(x))
+        s += len(x)
+        if probe:
+            per_image = (torch.cuda.max_memory_allocated(device) - before) / len(x)
+            bs = batch_for_memory(_free_cuda_bytes(device), per_image)
+    bar.close()
     maps_t, t_t = torch.cat(maps), torch.cat(ts)
-    model.to("cpu")
-    desc = region_descriptor(model, maps_t, t_t)
+    if relayout:
+        model.to(memory_format=torch.contiguous_format)
+    if cuda:
+        desc = torch.cat(descs)
+    else:
+        model.to("cpu")
+        desc = region_descriptor(model, maps_t, t_t)
     model.to(home)
     return Encoded(maps_t, t_t, torch.cat(etas) if etas else None, desc)
 
