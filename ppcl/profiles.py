@@ -77,7 +77,7 @@ class GLRecRecipe:
     partial_share: float = 0.5  # share of each batch cropped to a partial view (the rest stay holistic)
     area: tuple[float, float] = (0.3, 0.8)  # visible-area ratio of the simulated crops
     workers: int = 0  # DataLoader worker processes (0: load in the main process); seeds the augmentation, so part of the model's key
-    gate_threshold: float | None = None  # G's threshold; unset: chosen on validation crops of training images (the paper: 0.5)
+    gate_threshold: float = 0.0  # G's threshold in (0, 1); 0: chosen on validation crops of training images (the paper: 0.5)
 
 
 @dataclass(frozen=True)
@@ -227,6 +227,8 @@ def _check_recipes(p: Profile) -> None:
             if getattr(r, name) < 1:
                 raise refusal(f"{key}.{name}", "1 or more", getattr(r, name), getattr(GLRecRecipe(), name))
         _check_area(f"{key}.area", r.area)
+        if not 0 <= r.gate_threshold < 1:
+            raise refusal(f"{key}.gate_threshold", "0 (chosen on validation) or a threshold in (0, 1)", r.gate_threshold, 0.5)
     for key, r, default in (("ppcl", p.ppcl, PPCLRecipe()), ("faces", p.faces, FaceRecipe())):
         for name in ("epochs", "p", "k", "n_val_ids", "val_queries_per_id"):
             if getattr(r, name) < 1:

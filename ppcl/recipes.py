@@ -215,17 +215,23 @@ def gate_validation(recipe: GLRecRecipe, records: Sequence[Record], seed: int) -
 
 
 def choose_gate(model: GLRec, recipe: GLRecRecipe, records: Sequence[Record], seed: int) -> list[dict]:
-    """G's threshold: the recipe's ``gate_threshold`` when set, else the best balanced accuracy on
-    :func:`gate_validation`'s crops (:meth:`ppcl.models.GLRec.choose_threshold`). Returns the
-    candidates' rows (empty when the recipe fixes it)."""
+    """G's threshold: the recipe's ``gate_threshold`` when set (> 0), else the best balanced accuracy
+    on :func:`gate_validation`'s crops (:meth:`ppcl.models.GLRec.choose_threshold`). Returns every
+    candidate's row of :meth:`ppcl.models.GLRec.gate_table` on those crops, the one in use marked
+    ``chosen`` (a fixed threshold is added to the candidates)."""
     import torch
 
-    if recipe.gate_threshold is not None:
-        model.threshold.fill_(float(recipe.gate_threshold))
-        return []
+    from .models.glrec import GATE_GRID
+
     val = gate_validation(recipe, records, seed)
+    fixed = float(recipe.gate_threshold)
     with torch.no_grad():
-        return model.choose_threshold(val["x_p"], val["is_partial"])
+        if fixed > 0:
+            rows = model.gate_table(val["x_p"], val["is_partial"], tuple(sorted({*GATE_GRID, fixed})))
+            model.threshold.fill_(fixed)
+        else:
+            rows = model.choose_threshold(val["x_p"], val["is_partial"])
+    return [{**r, "chosen": r["threshold"] == float(model.threshold)} for r in rows]
 
 
 def glrec_for(run, domain: str = "reid") -> GLRec:

@@ -38,7 +38,7 @@ CHANGES = {
     "region_id": False,
     "crloc_trains_F": True,
     "negatives": "same-size",
-    "known_pairs": True,
+    "known_pairs": False,
     "lam_loc": 1.0,
     "known_region_id": True,
 }

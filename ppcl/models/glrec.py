@@ -24,6 +24,9 @@ from ..io import load_checkpoint, read_checkpoint
 from .resnet import ResNetTrunk, load_imagenet_weights
 
 
+GATE_GRID = tuple(i / 20 for i in range(2, 19))  # the thresholds G's is chosen among: 0.10, 0.15, ..., 0.90
+
+
 @dataclass(frozen=True)
 class GLRecConfig:
     depth: str = "resnet18"
@@ -77,15 +80,14 @@ class GLRec(nn.Module):
         return torch.cat([s, torch.clamp(t[:, 2:], min=s - 1, max=1 - s)], dim=1)
 
     @torch.no_grad()
-    def choose_threshold(self, x_p: Tensor, is_partial: Tensor, grid: tuple[float, ...] = tuple(i / 20 for i in range(2, 19)),
-                         batch_size: int = 256) -> list[dict]:
-        """Set G's threshold to the value of ``grid`` with the best balanced accuracy (the mean of
-        the accuracies on cropped and on holistic images) on validation inputs ``x_p`` with labels
-        ``is_partial`` ``(N,)`` (ties: the value nearest the paper's 0.5). Returns every candidate's
-        ``{"threshold", "balanced_accuracy", "partial_called_holistic", "holistic_called_partial"}``."""
+    def gate_table(self, x_p: Tensor, is_partial: Tensor, grid: tuple[float, ...] = GATE_GRID,
+                   batch_size: int = 256) -> list[dict]:
+        """G at every threshold of ``grid`` on inputs ``x_p`` with labels ``is_partial`` ``(N,)``:
+        ``{"threshold", "balanced_accuracy", "partial_called_holistic", "holistic_called_partial"}``
+        (the balanced accuracy is the mean of the accuracies on cropped and on holistic images)."""
         part = is_partial.bool()
         if not part.any() or part.all():
-            raise ValueError("choose_threshold needs both cropped and holistic validation images")
+            raise ValueError("the gate's threshold needs both cropped and holistic validation images")
         self.eval()
         eta = torch.cat([torch.sigmoid(self(x_p[i : i + batch_size])[1]) for i in range(0, len(x_p), batch_size)])
         rows = []
@@ -94,6 +96,14 @@ class GLRec(nn.Module):
             miss, false = float((~called[part]).float().mean()), float(called[~part].float().mean())
             rows.append({"threshold": th, "balanced_accuracy": 1 - (miss + false) / 2, "partial_called_holistic": miss,
                          "holistic_called_partial": false})
+        return rows
+
+    @torch.no_grad()
+    def choose_threshold(self, x_p: Tensor, is_partial: Tensor, grid: tuple[float, ...] = GATE_GRID,
+                         batch_size: int = 256) -> list[dict]:
+        """Set G's threshold to the value of ``grid`` with the best balanced accuracy on validation
+        inputs (:meth:`gate_table`; ties: the value nearest the paper's 0.5); returns the table."""
+        rows = self.gate_table(x_p, is_partial, grid, batch_size)
         best = max(rows, key=lambda r: (round(r["balanced_accuracy"], 9), -abs(r["threshold"] - 0.5)))
         self.threshold.fill_(best["threshold"])
         return rows
