@@ -69,8 +69,8 @@ import torch
 from torch import Tensor, nn
 
 from .data.datasets import ImageStore, TrainBatches
-from .data.framing import frame, map_region, sample_framings
-from .data.partial import SIDES, simulate_partial_batch
+from .data.framing import cut_from_framing, frame, map_region, sample_framings
+from .data.partial import SIDES, draw_partial_batch, simulate_partial_batch
 from .data.samplers import PKSampler
 from .data.transforms import Augmentation
 from .geometry import box_to_t, grid_points, t_to_box
@@ -133,16 +133,18 @@ class PPCLObjective(nn.Module):
             h_x = model.backbone(x)
             g, labels = pool(h_x), pids
         else:
-            t_known = None  # where the partial view's content is in the holistic image x
             if cfg.known_pairs:  # the kit's option: two detector-like framings of each image
                 f_a, flip_a = sample_framings(b, generator, device=x.device)
                 f_b, flip_b = sample_framings(b, generator, device=x.device)
-                x_src, x = frame(x, f_a, flip_a), frame(x, f_b, flip_b)
+                # Line 5 on framing a: the partial view, cut in one resampling of x; x becomes framing b
+                t_src = draw_partial_batch(b, generator, 1.0, cfg.area, cfg.sides, x.dtype)[0].to(x.device)
+                x_p = cut_from_framing(x, f_a, flip_a, t_src)
+                x = frame(x, f_b, flip_b)
+                t_known = map_region(t_src, f_a, flip_a, f_b, flip_b)  # where the partial view's content is in x
             else:
-                x_src = x
-            # Line 5: every image gets a partial view with known region t_src.
-            x_p, t_src, _, _ = simulate_partial_batch(x_src, generator, 1.0, cfg.area, cfg.sides)
-            t_known = map_region(t_src, f_a, flip_a, f_b, flip_b) if cfg.known_pairs else t_src
+                # Line 5: every image gets a partial view with known region t_src.
+                x_p, t_src, _, _ = simulate_partial_batch(x, generator, 1.0, cfg.area, cfg.sides)
+                t_known = t_src
             if cfg.partial_input == "rectify":  # line 6 (Eq. 2)
                 if cfg.train_glrec:
                     model.glrec.train()

@@ -164,7 +164,7 @@ class AblationRecipe:
     topk: int = 20  # +R+L re-ranks the top-K of +R on the Market-style sets
     grid_epochs: int = 0  # Table 1c's cells trained for this many epochs (0: the recipe's own schedule)
     n_examples: int = 4  # Figures 6 and 7
-    n_seeds: int = 0  # Figure 5, Table 1b and the holistic check over the profile's first n_seeds seeds (0: all)
+    n_seeds: int = 0  # Figure 5, Table 1b, the holistic check and the holistic-F Resize: the first n_seeds seeds (0: all)
 
 
 @dataclass(frozen=True)
@@ -213,7 +213,8 @@ class Profile:
 
     @property
     def ablation_seeds(self) -> tuple[int, ...]:
-        """The seeds of Figure 5, Table 1b and the holistic check: the first ``ablation.n_seeds`` (0: all)."""
+        """The seeds of Figure 5, Table 1b, the holistic check and the paper's holistic-F Resize baseline
+        (the ``holistic`` variant): the first ``ablation.n_seeds`` (0: all)."""
         return self.seeds[: self.ablation.n_seeds or None]
 
     def to_dict(self) -> dict:

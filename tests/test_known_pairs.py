@@ -8,7 +8,7 @@ import torch
 
 import ppcl.algorithm as algorithm
 from ppcl.algorithm import PPCLLossConfig, PPCLObjective, inside_map
-from ppcl.data.framing import frame, map_region, mirror_t, sample_framings
+from ppcl.data.framing import cut_from_framing, frame, map_region, mirror_t, sample_framings
 from ppcl.geometry import crop, grid_points, t_to_box
 from ppcl.losses import grid_loss
 from tests.test_guards import INPUT, guard_model
@@ -41,6 +41,20 @@ def test_the_mapped_region_of_framing_b_shows_what_the_region_of_framing_a_shows
     assert fl_a.any() and (~fl_a).any()
 
 
+def test_a_cut_from_a_framing_is_the_cut_of_the_framed_image():
+    """On images linear in x and y, bilinear sampling is exact: one resampling (the framing's box
+    composed with the region) gives what framing then cutting gives."""
+    g = torch.Generator().manual_seed(3)
+    x = _gradient_images(6)
+    f, fl = sample_framings(6, g, log_scale=0.1)
+    f[:, :2] = f[:, :2].clamp(max=0.9)
+    f[:, 2:] = torch.maximum(torch.minimum(f[:, 2:], 1 - f[:, :2]), f[:, :2] - 1)
+    s = 0.3 + 0.6 * torch.rand(6, 2, generator=g)
+    t = torch.cat([s, (2 * torch.rand(6, 2, generator=g) - 1) * (1 - s)], 1)
+    assert torch.allclose(cut_from_framing(x, f, fl, t), crop(frame(x, f, fl), t), atol=1e-3)  # x*y is not linear
+    assert fl.any() and (~fl).any()
+
+
 def test_mirror_is_an_involution_and_framings_are_seeded():
     t = torch.tensor([[0.3, 0.6, 0.4, -0.2], [0.5, 0.5, -0.1, 0.3]])
     fl = torch.tensor([True, False])
@@ -63,7 +77,7 @@ def _run(monkeypatch, cfg: PPCLLossConfig, seed: int = 0) -> dict:
     model = guard_model(seed)
     rec: dict = {"grid": [], "framings": [], "cycle": [], "F": []}
     real_frames, real_grid, real_cycle = algorithm.sample_framings, algorithm.grid_loss, algorithm.pp_cycle
-    real_sim = algorithm.simulate_partial_batch
+    real_sim, real_draw = algorithm.simulate_partial_batch, algorithm.draw_partial_batch
 
     def framings(*a, **k):
         out = real_frames(*a, **k)
@@ -74,6 +88,15 @@ def _run(monkeypatch, cfg: PPCLLossConfig, seed: int = 0) -> dict:
         out = real_sim(*a, **k)
         rec["sim"] = (a[0].detach().clone(), out)
         return out
+
+    def draw(*a, **k):
+        out = real_draw(*a, **k)
+        rec["draw"] = out
+        return out
+
+    def rectify(x_p, *a, **k):
+        rec["x_p"] = x_p.detach().clone()
+        return real_rectify(x_p, *a, **k)
 
     def grid(t_pred, t_target, points):
         rec["grid"].append((t_pred.detach().clone(), t_target.detach().clone()))
@@ -89,6 +112,9 @@ def _run(monkeypatch, cfg: PPCLLossConfig, seed: int = 0) -> dict:
 
     monkeypatch.setattr(algorithm, "sample_framings", framings)
     monkeypatch.setattr(algorithm, "simulate_partial_batch", sim)
+    monkeypatch.setattr(algorithm, "draw_partial_batch", draw)
+    real_rectify = model.glrec.rectify
+    monkeypatch.setattr(model.glrec, "rectify", rectify)
     monkeypatch.setattr(algorithm, "grid_loss", grid)
     monkeypatch.setattr(algorithm, "pp_cycle", cycle)
     monkeypatch.setattr(algorithm, "batch_hard_triplet", batch_hard)
@@ -103,8 +129,9 @@ def test_a_known_pair_step_targets_the_known_region(monkeypatch):
     cfg = PPCLLossConfig(known_pairs=True, lam_loc=2.0, known_region_id=True, region_id=True)
     rec = _run(monkeypatch, cfg)
     (f_a, fl_a), (f_b, fl_b) = rec["framings"]
-    x_src, (x_p, t_src, *_) = rec["sim"]
-    assert torch.allclose(x_src, frame(rec["x"], f_a, fl_a), atol=1e-6)  # the partial view comes from framing a
+    t_src = rec["draw"][0]
+    assert "sim" not in rec  # one resampling of x, not two
+    assert torch.allclose(rec["x_p"], cut_from_framing(rec["x"], f_a, fl_a, t_src), atol=1e-6)  # from framing a
     t_in = inside_map(map_region(t_src, f_a, fl_a, f_b, fl_b), 0.1)
     assert len(rec["grid"]) == 1, "L_loc: one grid loss"
     box, target = rec["grid"][0]

@@ -45,6 +45,14 @@ def frame(x: Tensor, f: Tensor, flipped: Tensor) -> Tensor:
     return torch.where(flipped.view(-1, 1, 1, 1), out.flip(-1), out)
 
 
+def cut_from_framing(x: Tensor, f: Tensor, flipped: Tensor, t: Tensor, size: tuple[int, int] | None = None) -> Tensor:
+    """Region ``t`` ``(B, 4)`` of the framings ``frame(x, f, flipped)``, resampled to ``size``
+    (default: x's), in one resampling of ``x`` ``(B, C, H, W)`` instead of two (the framing's box
+    composed with the region, mirrored where the framing is)."""
+    out = crop(x, compose_t(f.to(x.dtype), mirror_t(t.to(x.dtype), flipped)), size or tuple(x.shape[-2:]))
+    return torch.where(flipped.view(-1, 1, 1, 1), out.flip(-1), out)
+
+
 def mirror_t(t: Tensor, flipped: Tensor) -> Tensor:
     """Region ``t`` ``(B, 4)`` of an image, in the same image mirrored left-right where ``flipped``.
 

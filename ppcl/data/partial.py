@@ -161,19 +161,27 @@ def simulate_partial_batch(
     Returns ``(x_p, t, is_partial, sides)``: inputs ``(B, C, h, w)``, true transforms
     ``(B, 4)``, labels ``(B,)`` in {0., 1.}, and each image's side (``"whole"`` if holistic).
     """
-    b = x.shape[0]
+    t, is_partial, side_names = draw_partial_batch(x.shape[0], generator, partial_share, area, sides, x.dtype)
+    x_p = crop(x, t.to(x.device), out_size or tuple(x.shape[-2:]))
+    return x_p, t.to(x.device), is_partial.to(x.device), side_names
+
+
+def draw_partial_batch(b: int, generator: torch.Generator, partial_share: float = 0.5, area: tuple[float, float] = (0.3, 0.8),
+                       sides: tuple[str, ...] = SIDES, dtype=torch.float32) -> tuple[Tensor, Tensor, list[str]]:
+    """The draws of :func:`simulate_partial_batch` without the cut: ``(t (B, 4), is_partial (B,),
+    sides)`` on the CPU, from one number taken from ``generator`` (the same draws for the same
+    generator state)."""
     seed = int(torch.randint(0, 2**63 - 1, (1,), generator=generator))
     rng = np.random.default_rng(seed)
-    t = identity_t(b, dtype=x.dtype)
-    is_partial = torch.from_numpy(rng.random(b) < partial_share).to(x.dtype)
+    t = identity_t(b, dtype=dtype)
+    is_partial = torch.from_numpy(rng.random(b) < partial_share).to(dtype)
     side_names = ["whole"] * b
     for i in range(b):
         if is_partial[i]:
             ti, side = sample_partial_t(rng, area, sides)
-            t[i] = torch.from_numpy(ti).to(x.dtype)
+            t[i] = torch.from_numpy(ti).to(dtype)
             side_names[i] = side
-    x_p = crop(x, t.to(x.device), out_size or tuple(x.shape[-2:]))
-    return x_p, t.to(x.device), is_partial.to(x.device), side_names
+    return t, is_partial, side_names
 
 
 def area_ratio(t: Tensor | np.ndarray) -> Tensor | np.ndarray:

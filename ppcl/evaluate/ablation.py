@@ -26,7 +26,7 @@ from .compare import differences, seed_summary
 from .engine import encode, load_images
 from .protocols import evaluate_partial
 from .simulated import market_rank, simulated_partial_eval
-from .suite import Method, score_seed
+from .suite import Method, available, score_seed
 
 TABLE1A: tuple[Method, ...] = (
     Method("Pad (holistic F, the paper's)", "holistic", "pad"),
@@ -63,8 +63,8 @@ def _query_side(models, data: dict[str, ReIDData], seeds: Sequence[int], device,
     (read from ``cache`` where notebook 03 scored the same models, see :func:`ppcl.evaluate.suite.scored`)."""
     rows, per_query = [], {}
     for s in seeds:
-        r, pq, _ = score_seed({v: models[(v, s)] for v in dict.fromkeys(m.variant for m in TABLE1A)}, data, s, TABLE1A,
-                              device=device, cache=cache)
+        here = available(TABLE1A, models, s)
+        r, pq, _ = score_seed({m.variant: models[(m.variant, s)] for m in here}, data, s, here, device=device, cache=cache)
         rows += [x for x in r if x["direction"] == "query"]
         for k, v in pq.items():
             if k[1] == "query":

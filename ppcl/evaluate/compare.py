@@ -163,7 +163,8 @@ def differences(per_query: dict, pairs: Sequence[tuple[str, str]], n_boot: int =
     """Rank-1 differences with the intervals of :func:`training_interval`, in points.
 
     ``per_query[(dataset, direction, method)]`` is a list over seeds (in one order for every
-    method) of :func:`ppcl.evaluate.rank`'s ``per_query``; ``pairs`` lists ``(method, versus)``.
+    method; a method with fewer seeds has the first ones, and its pairs are read over those) of
+    :func:`ppcl.evaluate.rank`'s ``per_query``; ``pairs`` lists ``(method, versus)``.
     Returns a DataFrame with :data:`DIFFERENCE_COLUMNS`: ``ci_low, ci_high`` count training and
     query sampling (the verdicts read them), ``seeds`` how many, ``seed_diff_std`` the spread of
     the per-seed difference, ``ci_basis`` which bound made the interval, and ``ci_query_low,
@@ -178,8 +179,8 @@ def differences(per_query: dict, pairs: Sequence[tuple[str, str]], n_boot: int =
             if (ds, direction, m) not in per_query or (ds, direction, v) not in per_query:
                 continue
             qa, qb = per_query[(ds, direction, m)], per_query[(ds, direction, v)]
-            if len(qa) != len(qb):
-                raise ValueError(f"{ds}/{direction}: {m} has {len(qa)} seeds, {v} has {len(qb)}")
+            n = min(len(qa), len(qb))  # a method scored on fewer seeds: compared over the first n, which both have
+            qa, qb = qa[:n], qb[:n]
             for x, y in zip(qa, qb):
                 if not np.array_equal(x["query"], y["query"]):
                     raise ValueError(f"{ds}/{direction}: {m} and {v} were scored on different queries")

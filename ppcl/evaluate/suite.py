@@ -133,6 +133,12 @@ def test_set_sizes(sets: dict[str, ReIDData], verdict: Sequence[str] = ()):
     return pd.DataFrame(rows)
 
 
+def available(methods: Sequence[Method], models: dict[tuple[str, int], PPCL], seed: int) -> tuple[Method, ...]:
+    """The ``methods`` whose variant was trained on ``seed`` (a variant may have fewer seeds, e.g. the
+    paper's holistic-F Resize baseline: its differences are then read over the seeds both have)."""
+    return tuple(m for m in methods if (m.variant, seed) in models)
+
+
 def score_seeds(models: dict[tuple[str, int], PPCL], data: dict[str, ReIDData], seeds: Sequence[int],
                 methods: Sequence[Method] = METHODS, fuse: dict[int, float] | None = None, topk: int | None = None,
                 device="cpu", progress: bool = True, cache=None, reuse: bool = True) -> tuple[list[dict], dict, dict]:
@@ -143,9 +149,9 @@ def score_seeds(models: dict[tuple[str, int], PPCL], data: dict[str, ReIDData], 
     from tqdm.auto import tqdm
 
     rows, per_query, raw = [], {}, {}
-    variants = dict.fromkeys(m.variant for m in methods)
     for s in tqdm(seeds, desc=f"scoring {', '.join(data)}", disable=not progress):
-        r, pq, raw[s] = score_seed({v: models[(v, s)] for v in variants}, data, s, methods,
+        here = available(methods, models, s)
+        r, pq, raw[s] = score_seed({m.variant: models[(m.variant, s)] for m in here}, data, s, here,
                                    fuse=None if fuse is None else fuse[s], topk=topk, device=device, cache=cache,
                                    reuse=reuse)
         rows += r
