@@ -255,13 +255,14 @@ def case_parts(profile, device, steps: int = 5) -> dict:
                 return fn(*a, **k)
         return wrapper
 
-    parts = {"partial crops (line 5)": (alg, "simulate_partial_batch"), "GLRec rectify (line 6)": (m.glrec, "rectify"),
+    parts = {"partial crops (line 5)": (alg, "simulate_partial_batch"), "partial crops (line 5), known pairs": (alg, "draw_partial_batch"),
+             "GLRec rectify (line 6)": (m.glrec, "rectify"),
              "F over [x^r; x] (line 7)": (m.backbone, "forward"), "CRLoc calls (Eqs. 4-5)": (m.crloc, "forward"),
              "CRLoc cuts": (m.crloc, "cut"), "PP-Triplet negatives": (alg, "sample_negative_boxes")}
     with contextlib.ExitStack() as undo:
         for label, (owner, name) in parts.items():
             original = getattr(owner, name)
-            setattr(owner, name, marked(original, f"part: {label}"))
+            setattr(owner, name, marked(original, f"part: {label.split(',')[0]}"))
             if owner is alg:
                 undo.callback(setattr, owner, name, original)
             else:  # an instance attribute over the class's method
