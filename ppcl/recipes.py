@@ -231,7 +231,8 @@ def choose_gate(model: GLRec, recipe: GLRecRecipe, records: Sequence[Record], se
             model.threshold.fill_(fixed)
         else:
             rows = model.choose_threshold(val["x_p"], val["is_partial"])
-    return [{**r, "chosen": r["threshold"] == float(model.threshold)} for r in rows]
+    in_use = float(model.threshold)  # a float32 buffer: 0.35 reads back as 0.3499999940...
+    return [{**r, "chosen": abs(r["threshold"] - in_use) < 1e-6} for r in rows]
 
 
 def glrec_for(run, domain: str = "reid") -> GLRec:

@@ -148,3 +148,24 @@ def test_ties_go_to_the_papers_half():
     g.forward = lambda x_p: (torch.zeros(len(x_p), 4), torch.logit(eta[: len(x_p)]))
     g.choose_threshold(torch.zeros(4, 3, 32, 16), torch.tensor([1, 1, 0, 0]), grid=(0.2, 0.4, 0.5, 0.7))
     assert float(g.threshold) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("fixed", [0.0, 0.35])
+def test_exactly_one_gate_candidate_is_marked_in_use_when_float32_cannot_hold_it(monkeypatch, fixed):
+    """G's threshold is a float32 buffer: 0.35 reads back as 0.3499999940. Whether chosen on
+    validation (``fixed = 0``: scores put the only perfect cut at 0.35) or fixed by the recipe, the
+    gate table marks exactly that candidate (a run on another float order chose 0.35 and marked none)."""
+    import dataclasses
+
+    import ppcl.recipes as recipes
+    from ppcl.profiles import GLRecRecipe
+
+    eta = torch.tensor([0.36, 0.5, 0.9, 0.7, 0.1, 0.2, 0.33, 0.15])
+    is_p = torch.tensor([1, 1, 1, 1, 0, 0, 0, 0])
+    monkeypatch.setattr(recipes, "gate_validation", lambda recipe, records, seed: {"x_p": torch.zeros(8, 3, 32, 16), "is_partial": is_p})
+    g = GLRec(GLRecConfig("resnet10", 8, (32, 16)))
+    g.forward = lambda x_p: (torch.zeros(len(x_p), 4), torch.logit(eta[: len(x_p)]))
+    rows = recipes.choose_gate(g, dataclasses.replace(GLRecRecipe(), gate_threshold=fixed), [], seed=0)
+    chosen = [r["threshold"] for r in rows if r["chosen"]]
+    assert chosen == [pytest.approx(0.35)], chosen
+    assert float(g.threshold) == pytest.approx(0.35)
