@@ -207,3 +207,13 @@ def build_casia_webface(base: Path, folder: str = "CASIA-WebFace") -> Fixture:
         "names": sorted(CASIA_IDS),
     }
     return Fixture(root, expected)
+
+
+# Each dataset's tree builder by the reader's name (ppcl.data.readers.READERS).
+BUILDERS = {
+    "market1501": build_market1501,
+    "partial_reid": build_partial_reid,
+    "partial_ilids": build_partial_ilids,
+    "lfw": build_lfw,
+    "casia_webface": build_casia_webface,
+}

@@ -14,6 +14,7 @@ from ppcl.data.partial_ilids import load_partial_ilids
 from ppcl.data.partial_reid import load_partial_reid
 from ppcl.data.readers import PUBLISHED_COUNTS, READERS, load, observed_counts
 from tests.fixtures import (
+    BUILDERS,
     build_casia_webface,
     build_lfw,
     build_market1501,
@@ -501,15 +502,6 @@ def test_readers_do_not_open_images(tmp_path: Path) -> None:
     fx = build_market1501(tmp_path)
     (fx.root / "query" / "0001_c1s1_001051_00.jpg").write_bytes(b"broken")
     assert load_market1501(fx.root).counts()["query_images"] == fx.expected["query_images"]
-
-
-BUILDERS = {
-    "market1501": build_market1501,
-    "partial_reid": build_partial_reid,
-    "partial_ilids": build_partial_ilids,
-    "lfw": build_lfw,
-    "casia_webface": build_casia_webface,
-}
 
 
 @pytest.mark.parametrize("name", sorted(BUILDERS))

@@ -9,6 +9,7 @@ from ppcl.data.common import DatasetError
 from ppcl.data.lfw import load_lfw, read_lfw_pairs
 from ppcl.data.readers import load
 from tests.fixtures import (
+    BUILDERS,
     LFW_PAIRS,
     build_casia_webface,
     build_lfw,
@@ -18,13 +19,6 @@ from tests.fixtures import (
     write_jpeg,
 )
 
-BUILDERS = {
-    "market1501": build_market1501,
-    "partial_reid": build_partial_reid,
-    "partial_ilids": build_partial_ilids,
-    "lfw": build_lfw,
-    "casia_webface": build_casia_webface,
-}
 # Parent names that collide with a dataset folder's own name (the reader must not take the parent
 # for the dataset), and a neutral one.
 PARENTS = {
