@@ -177,6 +177,7 @@ class Profile:
     source: str = "synthetic"  # "synthetic" (generated) | "real" (the datasets under data_root)
     synthetic: dict = field(default_factory=lambda: {"preset": "synthetic"})  # a preset and SyntheticConfig fields
     n_show: int = 8  # examples per figure
+    train_jobs: int = 1  # trainings side by side on a CPU, the threads shared among them (ppcl.jobs); 1: one at a time
     glrec: GLRecRecipe = GLRecRecipe()
     ppcl: PPCLRecipe = PPCLRecipe()
     ablation: AblationRecipe = AblationRecipe()
@@ -187,6 +188,8 @@ class Profile:
             raise refusal("source", "'synthetic' or 'real'", repr(self.source), "real")
         if self.n_seeds < 1:
             raise refusal("n_seeds", "at least 1", self.n_seeds, 3)
+        if self.train_jobs < 1:
+            raise refusal("train_jobs", "1 (one training at a time) or more side by side", self.train_jobs, 1)
         for key, n in (("faces.n_seeds", self.faces.n_seeds), ("ablation.n_seeds", self.ablation.n_seeds)):
             if not 0 <= n <= self.n_seeds:
                 raise refusal(key, f"0 (every seed) to n_seeds = {self.n_seeds}", n, 0)

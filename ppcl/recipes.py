@@ -236,8 +236,13 @@ def choose_gate(model: GLRec, recipe: GLRecRecipe, records: Sequence[Record], se
 
 
 def glrec_for(run, domain: str = "reid") -> GLRec:
-    """The run's GLRec of ``domain`` (trained by notebook 02 / 05, or now if it is missing)."""
-    return train_glrec(run, progress=False, domain=domain)[0]
+    """The run's GLRec of ``domain`` (trained by notebook 02 / 05, or now if it is missing): loaded
+    and its gate chosen once per run, a fresh copy for each caller (a PPCL model holds its own)."""
+    import copy
+
+    if ("glrec", domain) not in run.memo:
+        run.memo[("glrec", domain)] = train_glrec(run, progress=False, domain=domain)[0]
+    return copy.deepcopy(run.memo[("glrec", domain)])
 
 
 def train_split(run, seed: int, domain: str = "reid") -> tuple[list[Record], list[Record]]:
@@ -329,12 +334,14 @@ def lambda_grid(run, progress: bool = True):
         return run.memo["lambda_grid"]
     ab, seed = run.profile.ablation, run.profile.seed
     rows = []
-    for lc in ab.lam_cyc:
-        for lt in ab.lam_tri:
-            _, h = train_variant(run, "ppcl", seed, progress=progress, epochs=ab.grid_epochs or None, lam_cyc=lc, lam_tri=lt)
-            e = best_epoch(h)
-            rows.append({"lam_cyc": lc, "lam_tri": lt, "val_rank1": 100 * e["val_rank1"], "val_mAP": 100 * e["val_mAP"],
-                         "kept_epoch": e["epoch"] + 1})
+    cells = [{"variant": "ppcl", "seed": seed, "epochs": ab.grid_epochs or None, "lam_cyc": lc, "lam_tri": lt}
+             for lc in ab.lam_cyc for lt in ab.lam_tri]
+    trained = train_variants(run, cells, progress)  # every cell names its λ: no circle back to the choice
+    for cell, (_, h) in zip(cells, trained):
+        lc, lt = cell["lam_cyc"], cell["lam_tri"]
+        e = best_epoch(h)
+        rows.append({"lam_cyc": lc, "lam_tri": lt, "val_rank1": 100 * e["val_rank1"], "val_mAP": 100 * e["val_mAP"],
+                     "kept_epoch": e["epoch"] + 1})
     df = pd.DataFrame(rows)
     top = df[df.val_rank1 == df.val_rank1.max()]
     paper = top[(top.lam_cyc == 10.0) & (top.lam_tri == 1.0)]
@@ -351,20 +358,20 @@ def chosen_lambdas(run, progress: bool = True) -> tuple[float, float]:
     return run.profile.ppcl.lam_cyc, run.profile.ppcl.lam_tri
 
 
-def train_variant(run, variant: str, seed: int, progress: bool = True, *, domain: str = "reid",
-                  epochs: int | None = None, **changes) -> tuple[PPCL, History]:
-    """Variant ``variant`` of PPCL (see :data:`VARIANTS`), trained with ``seed`` (initialisation,
-    validation split, sampling and crops) or loaded from the store; ``changes`` adjust its
-    loss config (e.g. ``lam_cyc=1.0`` for a cell of Table 1c). ``domain="face"`` trains the face
-    backbone on CASIA-style faces with the ``faces`` recipe (see the module docstring).
-    ``epochs`` shortens the recipe's schedule (Table 1c's grid may be scored on a shorter one).
-    Returned on the CPU, in eval mode, at its best validation epoch."""
+def _needs_lambdas(variant: str, domain: str, changes: dict) -> bool:
+    """Whether the variant takes (λ_cyc, λ_tri) from Table 1c's choice (:func:`chosen_lambdas`)."""
+    return not ({"lam_cyc", "lam_tri"} <= set(changes) or variant in ("holistic", "resize", "+R") or domain == "face")
+
+
+def _variant_plan(run, variant: str, seed: int, domain: str, epochs: int | None, changes: dict,
+                  progress: bool = True) -> dict:
+    """What determines a variant's model (its recipe, loss, data, GLRec, code) and where the store
+    keeps it: ``{"recipe", "section", "loss_cfg", "train", "epochs", "key", "label", "folder"}``."""
     _, recipe, section = recipes_for(run, domain)
-    explicit = {"lam_cyc", "lam_tri"} <= set(changes) or variant in ("holistic", "resize", "+R") or domain == "face"
-    loss_cfg = variant_loss(recipe, variant, None if explicit else chosen_lambdas(run, progress), **changes)
+    lambdas = chosen_lambdas(run, progress) if _needs_lambdas(variant, domain, changes) else None
+    loss_cfg = variant_loss(recipe, variant, lambdas, **changes)
     train, _ = train_split(run, seed, domain)
     check_batch(f"{section}.p", recipe.p, len({r.pid for r in train}), "training identities (after the validation split)")
-    glrec = glrec_for(run, domain)
     epochs = recipe.epochs if epochs is None else epochs
     training = {f: getattr(recipe, f) for f in ("backbone", "crloc", "imagenet", "weights", "p", "k", "lr",
                                                  "weight_decay", "warmup_epochs", "erase", "workers", "n_val_ids",
@@ -375,8 +382,29 @@ def train_variant(run, variant: str, seed: int, progress: bool = True, *, domain
     label = variant if not changes else f"{variant}-" + "-".join(f"{k}{v}" for k, v in sorted(changes.items()))
     if epochs != recipe.epochs:
         label += f"-{epochs}ep"
-    label = _name(domain, label)
-    folder = run.models / f"{_name(domain, variant)}-s{seed}-{key}"  # the key alone names the model: one folder per parameter set
+    return {"recipe": recipe, "section": section, "loss_cfg": loss_cfg, "train": train, "epochs": epochs, "key": key,
+            "label": _name(domain, label), "folder": run.models / f"{_name(domain, variant)}-s{seed}-{key}"}
+
+
+def is_trained(run, variant: str, seed: int, *, domain: str = "reid", epochs: int | None = None, **changes) -> bool:
+    """Whether the store holds ``variant``'s model for ``seed`` trained to the end of its schedule
+    (:func:`train_variant` would only load it)."""
+    plan = _variant_plan(run, variant, seed, domain, epochs, changes)
+    ckpt = plan["folder"] / "train.pt"
+    return ckpt.is_file() and int(read_checkpoint(ckpt).get("epoch", -1)) + 1 >= plan["epochs"]
+
+
+def train_variant(run, variant: str, seed: int, progress: bool = True, *, domain: str = "reid",
+                  epochs: int | None = None, **changes) -> tuple[PPCL, History]:
+    """Variant ``variant`` of PPCL (see :data:`VARIANTS`), trained with ``seed`` (initialisation,
+    validation split, sampling and crops) or loaded from the store; ``changes`` adjust its
+    loss config (e.g. ``lam_cyc=1.0`` for a cell of Table 1c). ``domain="face"`` trains the face
+    backbone on CASIA-style faces with the ``faces`` recipe (see the module docstring).
+    ``epochs`` shortens the recipe's schedule (Table 1c's grid may be scored on a shorter one).
+    Returned on the CPU, in eval mode, at its best validation epoch."""
+    plan = _variant_plan(run, variant, seed, domain, epochs, changes, progress)
+    recipe, loss_cfg, train, epochs, folder = plan["recipe"], plan["loss_cfg"], plan["train"], plan["epochs"], plan["folder"]
+    glrec = glrec_for(run, domain)
     set_seed(seed)
     backbone = {**to_dict(recipe.backbone), "num_classes": len({r.pid for r in train})}
     if domain == "face":
@@ -396,10 +424,68 @@ def train_variant(run, variant: str, seed: int, progress: bool = True, *, domain
                                                           first=int(recipe.validate_from * (epochs - 1))))
     if best.is_file():
         load_checkpoint(best, model)
-    _record(run, f"{label}-s{seed}", key, best if best.is_file() else folder / "train.pt",
+    _record(run, f"{plan['label']}-s{seed}", plan["key"], best if best.is_file() else folder / "train.pt",
             {"variant": variant, "seed": seed, "changes": changes, "selected_by": method,
              **({"domain": domain} if domain != "reid" else {})})
     return model.to("cpu").eval(), history
+
+
+# Relative cost of a variant's training step (synthetic profile, this project's CPU): the longest go first.
+_STEP_COST = {"holistic": 1.0, "resize": 2.0, "+R": 2.3, "triplet": 2.9, "cycle": 2.8, "ppcl": 3.0}
+
+
+def _job_cost(job: dict) -> float:
+    return _STEP_COST.get(job["variant"], 3.0) * (job.get("epochs") or 100)
+
+
+def _job_name(job: dict) -> str:
+    extra = "".join(f" {k}={v}" for k, v in job.items() if k not in ("variant", "seed", "run"))
+    return f"{job['variant']} seed {job['seed']}{extra}"
+
+
+def _train_job(job: dict) -> str:
+    """One :func:`train_variant` in a side-by-side worker process (its run writes to a scratch folder)."""
+    job = dict(job)
+    run, variant, seed = job.pop("run"), job.pop("variant"), job.pop("seed")
+    train_variant(run, variant, seed, progress=False, **job)
+    return variant
+
+
+def train_variants(run, jobs: Sequence[tuple[str, int] | dict], progress: bool = True,
+                   **common) -> list[tuple[PPCL, History]]:
+    """:func:`train_variant` for every ``(variant, seed)`` of ``jobs`` (or a dict of its arguments:
+    ``{"variant", "seed", "epochs", ...changes}``), with ``common`` arguments for all (e.g.
+    ``domain="face"``): ``[(model, history)]`` in the order of ``jobs``.
+
+    On a CPU with ``train_jobs`` > 1 the models the store does not hold yet are first trained side
+    by side (:func:`ppcl.jobs.side_by_side`: ``train_jobs`` processes, the threads shared among
+    them), then every model is loaded in order. Each model is the one :func:`train_variant` trains
+    on that many threads; ``train_jobs = 1`` trains them one at a time here."""
+    from dataclasses import replace
+    import tempfile
+
+    from .jobs import side_by_side, threads_per_job
+
+    specs = [{**common, **({"variant": j[0], "seed": j[1]} if isinstance(j, tuple) else j)} for j in jobs]
+    n = run.profile.train_jobs
+    if n > 1 and run.device.type == "cpu":
+        if any(_needs_lambdas(s["variant"], s.get("domain", "reid"), s) for s in specs):
+            chosen_lambdas(run, progress)  # Table 1c first: the variants below use its cell
+        todo = [s for s in specs if not is_trained(run, **s)]
+        if len(todo) > 1:
+            for domain in {s.get("domain", "reid") for s in todo}:
+                glrec_for(run, domain)  # GLRec trained (or loaded) here once, not by each worker
+            with tempfile.TemporaryDirectory(prefix="ppcl-jobs-") as scratch:
+                memo = {k: v for k, v in run.memo.items() if k == "lambda_grid"}  # the chosen cell travels
+                worker_run = replace(run, out=Path(scratch), _loaded={}, memo=memo)
+                side_by_side(_train_job, [{"run": worker_run, **s} for s in todo], workers=min(n, len(todo)),
+                             threads=threads_per_job(n), cost=_job_cost, name=_job_name, progress=progress)
+    out = []
+    for s in specs:
+        s = dict(s)
+        variant, seed = s.pop("variant"), s.pop("seed")
+        out.append(train_variant(run, variant, seed, progress=progress, **s))
+    return out
 
 
 def best_epoch(history: History) -> dict:
