@@ -280,14 +280,15 @@ def check_validation_queries(val: Sequence[Record], train: Sequence[Record], sec
                      f"has two or more images, so validation has no query; hold out more (e.g. --set {key}={more})")
 
 
-def validation_for(run, seed: int, domain: str = "reid") -> dict:
+def validation_for(run, seed: int, domain: str = "reid", bodies: dict | None = None) -> dict:
     """The validation split of ``seed``: simulated partial queries of held-out training ids
-    (Market-style persons, or CASIA-style faces)."""
+    (Market-style persons, or CASIA-style faces), cut in the frame (what selects models), or around
+    the body with ``bodies`` (:func:`ppcl.data.bodies.load_bodies`: the ruler on validation)."""
     _, recipe, section = recipes_for(run, domain)
     train, val = train_split(run, seed, domain)
     check_validation_queries(val, train, section, recipe.n_val_ids, seed)
     return validation_set(val, recipe.backbone.input_size, seed=seed, area=recipe.area,
-                          queries_per_id=recipe.val_queries_per_id)
+                          queries_per_id=recipe.val_queries_per_id, bodies=bodies)
 
 
 def validation_callback(model: PPCL, val: dict, method: str, best_path: Path | None = None, device="cpu", first: int = 0):

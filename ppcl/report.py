@@ -41,10 +41,14 @@ SECTIONS: tuple[Section, ...] = (
             "as well as query sampling (ci_low, ci_high: a crossed bootstrap over seeds and queries, widened to the "
             "t-interval over seeds where that is wider); ci_query_low/high resample queries only, conditional on the "
             "trained networks, and decide nothing. An interval containing 0 means the run cannot tell the two apart."),
-    Section("The localisation ruler (notebook 03)", ("03_localisation", "03_localisation_differences"), ("03_localisation",),
+    Section("The localisation ruler (notebook 03)", ("03_localisation", "03_localisation_differences",
+                                                     "03_localisation_validation"), ("03_localisation",),
             "PPCL's region distance with the reference region from CRLoc, GLRec's fixed box, the true corresponding "
             "region (ground_truth: from the synthetic data's body frames, which real data does not have) or the whole "
-            "reference; the same on the +R network. IoU with the true region and box area on genuine pairs."),
+            "reference; the same on the +R network. IoU with the true region and box area on genuine pairs. "
+            "03_localisation_validation: the same IoUs and areas on the validation split (every seed; queries cut in "
+            "the frame and around the body), with the localisation issue's targets (margin_ok: CRLoc's IoU >= the fixed "
+            "box's + 0.05; area_ok: CRLoc's area within 25% of the true region's)."),
     Section("Table 1a: model variations (notebook 04)", ("04_table1a", "04_table1a_steps"), ("04_table1a_steps",),
             "The table on the real-size Partial-REID set; the steps (intervals as above) on the larger draw."),
     Section("Figure 5: rank-1 against the query's input ratio (notebook 04)", ("04_figure5",), ("04_figure5",)),

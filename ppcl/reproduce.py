@@ -124,7 +124,7 @@ def run(profile: str, out: Path, data_root: str = "", cache_dir: str = "", only:
     import papermill as pm
 
     overrides = overrides or {}
-    load_profile(profile, overrides)  # refuse a bad override before anything runs
+    prof = load_profile(profile, overrides)  # refuse a bad override before anything runs
     out = out.resolve()
     (out / "notebooks").mkdir(parents=True, exist_ok=True)
     state_path = out / "run.json"
@@ -136,6 +136,7 @@ def run(profile: str, out: Path, data_root: str = "", cache_dir: str = "", only:
     if not state:
         state = {"parameters": params, "started": _now(), "notebooks": {}}
     state["machine"] = machine()
+    state["train_jobs"] = prof.train_jobs  # trainings side by side (their float order: one thread each on 2 cores)
     state["commit"] = kit_commit()
     write_json(state_path, state)
     nb_params = {"profile": profile, "out_dir": str(out), "data_root": str(data_root), "cache_dir": str(cache_dir),

@@ -1,18 +1,20 @@
-"""Verdicts that survive a second float order: two runs' difference tables, side by side.
+"""Verdicts that survive another float order: two or more runs' difference tables, side by side.
 
 Another machine trains other networks (its float reduction order moves every weight, as another
-seed does), so a verdict ("PPCL is ahead of +R") is written down only when it holds in two full
-runs with different float orders (``OMP_NUM_THREADS=1`` gives one on the same machine). This
-module reads every difference table the notebooks wrote (:data:`TABLES`) from two run folders
+seed does), so a verdict ("PPCL is ahead of +R") is written down only when it holds in full runs
+with different float orders (on one machine: ``OMP_NUM_THREADS=1``, or ``--set train_jobs=1``,
+one training at a time on every thread, against the default of trainings side by side). This
+module reads every difference table the notebooks wrote (:data:`TABLES`) from each run folder
 and writes, for each compared pair, each run's estimate, interval and verdict, and the verdict
-both agree on, or ``not established`` where they differ::
+all of them agree on, or ``not established`` where any differs::
 
-    python -m ppcl.verdicts runs/synthetic runs/synthetic-1thread --out verdicts.md
+    python -m ppcl.verdicts runs/synthetic runs/synthetic-1job [runs/synthetic-1thread ...] --out verdicts.md
 """
 from __future__ import annotations
 
 import argparse
 import json
+import string
 from pathlib import Path
 
 from .evaluate.compare import verdict
@@ -47,45 +49,63 @@ def read_differences(run: str | Path):
     return out
 
 
-def agree(a, b):
-    """One row per compared pair present in both runs: each run's ``rank1_diff_mean``, interval and
-    verdict (suffixes ``_a``, ``_b``) and ``verdict``: theirs where they agree, else
+def run_names(n: int) -> list[str]:
+    """``["a", "b", ...]``: the suffixes of the runs' columns, in the order given."""
+    if not 2 <= n <= 26:
+        raise ValueError(f"runs: expected 2 to 26 run folders; found {n}")
+    return list(string.ascii_lowercase[:n])
+
+
+def agree(*runs):
+    """One row per compared pair present in every run: each run's ``rank1_diff_mean``, interval
+    and verdict (suffixes ``_a``, ``_b``, ...) and ``verdict``: theirs where all agree, else
     ``not established``."""
     cols = KEYS + ["rank1_diff_mean", "ci_low", "ci_high", "seeds", "verdict"]
-    both = a[cols].merge(b[cols], on=KEYS, suffixes=("_a", "_b"), how="inner")
-    both["verdict"] = [va if va == vb else "not established" for va, vb in zip(both.verdict_a, both.verdict_b)]
+    names = run_names(len(runs))
+    both = None
+    for name, df in zip(names, runs):
+        part = df[cols].rename(columns={c: f"{c}_{name}" for c in cols if c not in KEYS})
+        both = part if both is None else both.merge(part, on=KEYS, how="inner")
+    verdicts = both[[f"verdict_{n}" for n in names]]
+    both["verdict"] = [row[0] if len(set(row)) == 1 else "not established" for row in verdicts.itertuples(index=False)]
     return both
 
 
 def describe(run: str | Path) -> str:
-    """One line naming a run: its machine, thread count, date and commit, from ``run.json``."""
+    """One line naming a run: its machine, thread count, trainings side by side, date and commit,
+    from ``run.json``."""
     state_path = Path(run) / "run.json"
     state = json.loads(state_path.read_text()) if state_path.is_file() else {}
     m = state.get("machine", {})
+    jobs = state.get("train_jobs")
+    at_a_time = "trainings at a time not recorded" if jobs is None else f"{jobs} training{'s' if jobs != 1 else ''} at a time"
     return (f"{run}: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('threads', '?')} torch threads, "
-            f"started {state.get('started', '?')}, commit {state.get('commit', '?')}")
+            f"{at_a_time}, started {state.get('started', '?')}, commit {state.get('commit', '?')}")
 
 
-def to_markdown(both, run_a: str | Path, run_b: str | Path) -> str:
-    """The agreed table as Markdown, the two runs named above it."""
+def to_markdown(both, *runs: str | Path) -> str:
+    """The agreed table as Markdown, the runs named above it."""
+    names = run_names(len(runs))
     view = both.assign(**{
-        "run A": [f"{m:+.1f} [{lo:+.1f}, {hi:+.1f}] {v}" for m, lo, hi, v in
-                  zip(both.rank1_diff_mean_a, both.ci_low_a, both.ci_high_a, both.verdict_a)],
-        "run B": [f"{m:+.1f} [{lo:+.1f}, {hi:+.1f}] {v}" for m, lo, hi, v in
-                  zip(both.rank1_diff_mean_b, both.ci_low_b, both.ci_high_b, both.verdict_b)]})
-    lines = [f"- run A: {describe(run_a)}", f"- run B: {describe(run_b)}", "",
-             view[KEYS + ["run A", "run B", "verdict"]].to_markdown(index=False)]
+        f"run {n.upper()}": [f"{m:+.1f} [{lo:+.1f}, {hi:+.1f}] {v}" for m, lo, hi, v in
+                             zip(both[f"rank1_diff_mean_{n}"], both[f"ci_low_{n}"], both[f"ci_high_{n}"], both[f"verdict_{n}"])]
+        for n in names})
+    lines = [f"- run {n.upper()}: {describe(r)}" for n, r in zip(names, runs)]
+    lines += ["", view[KEYS + [f"run {n.upper()}" for n in names] + ["verdict"]].to_markdown(index=False)]
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m ppcl.verdicts", description=__doc__.split("\n\n")[0])
-    ap.add_argument("run_a", help="a finished run folder")
-    ap.add_argument("run_b", help="a second run folder (another float order: OMP_NUM_THREADS=1, another machine)")
+    ap.add_argument("runs", nargs="+", metavar="RUN",
+                    help="two or more finished run folders (other float orders: OMP_NUM_THREADS=1, --set train_jobs=1, "
+                         "another machine)")
     ap.add_argument("--out", help="write the Markdown table here (default: print it)")
     args = ap.parse_args(argv)
-    both = agree(read_differences(args.run_a), read_differences(args.run_b))
-    text = to_markdown(both, args.run_a, args.run_b)
+    if len(args.runs) < 2:
+        ap.error(f"RUN: expected two or more run folders to compare; found {len(args.runs)}")
+    both = agree(*(read_differences(r) for r in args.runs))
+    text = to_markdown(both, *args.runs)
     if args.out:
         write_text(Path(args.out), text)
     else:

@@ -42,3 +42,18 @@ def test_a_folder_without_tables_is_named(tmp_path):
     (tmp_path / "empty" / "tables").mkdir(parents=True)
     with pytest.raises(FileNotFoundError, match="03_differences.csv"):
         read_differences(tmp_path / "empty")
+
+
+def test_a_third_run_that_disagrees_makes_the_verdict_not_established(tmp_path):
+    rows = [("D", "query", "PPCL", "+R", 3.0, 1.0, 5.0)]
+    a, b = _run(tmp_path, "a", rows, 2), _run(tmp_path, "b", rows, 1)
+    c = _run(tmp_path, "c", [("D", "query", "PPCL", "+R", 1.0, -1.0, 3.0)], 2)
+    two = agree(read_differences(a), read_differences(b)).set_index(["table", "versus"])
+    three = agree(read_differences(a), read_differences(b), read_differences(c)).set_index(["table", "versus"])
+    assert two.loc[("03_differences", "+R"), "verdict"] == "ahead"
+    assert three.loc[("03_differences", "+R"), "verdict"] == "not established"
+    assert three.loc[("03_differences", "+R"), "verdict_c"] == "not distinguishable"
+    assert main([a, b, c, "--out", str(tmp_path / "v3.md")]) == 0
+    assert "run C" in (tmp_path / "v3.md").read_text()
+    with pytest.raises(SystemExit):
+        main([a])

@@ -6,6 +6,11 @@ other identity's) form the gallery. The same engine and ranking as the test prot
 to select epochs and hyper-parameters. With 30 identities and one query each, two models one
 query apart differ by 3.3 points, which is why the profiles ask for several queries per id.
 
+The crops are drawn in the *frame* (side and area of the image, as training draws its partial
+views); with ``bodies`` (the kit's synthetic sets know every body frame) they are cut around the
+visible part of the *body*, as the synthetic test sets are (:func:`ppcl.data.partial.sample_body_crop_t`):
+the ruler on validation (:func:`validation_localisation`) reads both.
+
 Everything goes through the engine, which pools regions with the backbone's own ``pool``
 (:class:`ppcl.models.backbone.Backbone`), so the same validation selects re-ID models
 (Market-style identities) and face models (CASIA-style identities, notebook 05).
@@ -18,8 +23,8 @@ import numpy as np
 import torch
 
 from ..data.common import Record
-from ..data.partial import SIDES, simulate_partial_batch
-from ..geometry import box_iou, t_to_box
+from ..data.partial import SIDES, sample_body_crop_t, simulate_partial_batch
+from ..geometry import box_iou, crop, t_to_box
 from ..models.ppcl import PPCL
 from .engine import PAIRWISE, Encoded, crloc_pair_distance, distance_matrix, encode, fuse_distances, global_distance, load_images
 from .rank import rank
@@ -27,11 +32,13 @@ from .rank import rank
 
 def validation_set(records: Sequence[Record], size: tuple[int, int], seed: int = 0,
                    area: tuple[float, float] = (0.3, 0.8), sides: tuple[str, ...] = SIDES,
-                   queries_per_id: int = 1) -> dict:
+                   queries_per_id: int = 1, bodies: dict | None = None) -> dict:
     """Queries (partial crops, resized to ``size``) and gallery images, with pids.
 
     An identity with n images gives ``min(queries_per_id, n - 1)`` queries, so each keeps at
     least one gallery image; one with a single image only joins the gallery (a distractor).
+    Crops are drawn in the frame, or around the body when ``bodies`` (path -> :class:`ppcl.data.bodies.Body`)
+    is given (``"crops"`` says which); the same queries and gallery either way.
     """
     if queries_per_id < 1:
         raise ValueError(f"queries_per_id must be at least 1; got {queries_per_id}")
@@ -51,8 +58,21 @@ def validation_set(records: Sequence[Record], size: tuple[int, int], seed: int =
     if not q_recs:
         raise ValueError("validation needs at least one identity with two or more images")
     x = load_images(q_recs, size)
-    x_p, t, _, side = simulate_partial_batch(x, torch.Generator().manual_seed(seed), 1.0, area, sides)
+    if bodies is None:
+        x_p, t, _, side = simulate_partial_batch(x, torch.Generator().manual_seed(seed), 1.0, area, sides)
+    else:
+        missing = [r.path for r in q_recs if r.path not in bodies]
+        if missing:
+            raise ValueError(f"bodies: expected a body frame for every validation query; found none for {len(missing)}, "
+                             f"e.g. {missing[0]}")
+        body_rng = np.random.default_rng(seed)
+        drawn = [sample_body_crop_t(body_rng, (b.cx, b.top, b.width_scale, b.ph), area, sides)
+                 for b in (bodies[r.path] for r in q_recs)]
+        t = torch.tensor(np.stack([d[0] for d in drawn]), dtype=x.dtype)
+        side = [d[1] for d in drawn]
+        x_p = crop(x, t, tuple(x.shape[-2:]))
     return {"query": x_p, "q_pids": [r.pid for r in q_recs], "t": t, "side": side,
+            "crops": "frame" if bodies is None else "body",
             "gallery": load_images(g_recs, size), "g_pids": [r.pid for r in g_recs],
             "q_paths": [r.path for r in q_recs], "g_paths": [r.path for r in g_recs]}
 
@@ -134,9 +154,32 @@ def locator_agreement(model: PPCL, val: dict, bodies: dict | None = None, device
 
     iou_l = box_iou(t_to_box(boxes), t_to_box(true))
     iou_g = box_iou(t_to_box(q.t[keep]), t_to_box(true))
-    return {"crloc": boxes, "glrec": q.t[keep], "true": true, "iou_crloc": iou_l, "iou_glrec": iou_g,
+    iou_w = box_iou(t_to_box(torch.tensor([[1.0, 1.0, 0.0, 0.0]]).expand_as(true)), t_to_box(true))
+    return {"crloc": boxes, "glrec": q.t[keep], "true": true, "iou_crloc": iou_l, "iou_glrec": iou_g, "iou_whole": iou_w,
             "corr_x": corr(boxes[:, 2], true[:, 2]), "corr_y": corr(boxes[:, 3], true[:, 3]), "truth": truth,
             "side": [val["side"][i] for i in keep], "area": (val["t"][keep, 0] * val["t"][keep, 1]).float()}
+
+
+def validation_localisation(agree: dict, seed: int, crops: str) -> dict:
+    """The ruler on validation, one row from :func:`locator_agreement` (genuine pairs of held-out
+    training identities, never a test set): mean IoU with the true corresponding region of CRLoc's
+    box, GLRec's fixed box and the whole reference, and mean areas (shares of the reference map) of
+    CRLoc's box, the fixed box and the true region. ``iou_margin`` = IoU CRLoc − IoU fixed,
+    ``area_ratio`` = CRLoc's area / the true area; the localisation issue asks for a margin of at
+    least 0.05 and a ratio within 25% of 1 (``margin_ok``, ``area_ok``)."""
+
+    def area(b: torch.Tensor) -> float:
+        return float((b[:, 0] * b[:, 1]).mean())
+
+    row = {"seed": seed, "crops": crops, "truth": agree["truth"], "pairs": len(agree["true"]),
+           "iou_crloc": float(agree["iou_crloc"].mean()), "iou_fixed": float(agree["iou_glrec"].mean()),
+           "iou_whole": float(agree["iou_whole"].mean()), "area_crloc": area(agree["crloc"]),
+           "area_fixed": area(agree["glrec"]), "area_true": area(agree["true"])}
+    row["iou_margin"] = row["iou_crloc"] - row["iou_fixed"]
+    row["area_ratio"] = row["area_crloc"] / row["area_true"]
+    row["margin_ok"] = bool(row["iou_margin"] >= 0.05)
+    row["area_ok"] = bool(abs(row["area_ratio"] - 1) <= 0.25)
+    return row
 
 
 def agreement_table(agree: dict, area_bins: Sequence[float] = (0.0, 0.4, 0.6, 0.8, 1.0)):
