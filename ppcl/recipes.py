@@ -69,7 +69,7 @@ VARIANTS: dict[str, dict] = {
 
 _TRAINING_CODE = ("algorithm.py", "losses.py", "geometry.py", "pretrain.py", "recipes.py", "train.py", "models",
                   "data/common.py", "data/framing.py", "data/partial.py", "data/samplers.py", "data/transforms.py",
-                  "data/datasets.py", "data/splits.py",
+                  "data/datasets.py", "data/splits.py", "jobs.py",
                   "evaluate/engine.py", "evaluate/pairwise.py", "evaluate/rank.py", "evaluate/validation.py")
 
 
@@ -431,25 +431,16 @@ def train_variant(run, variant: str, seed: int, progress: bool = True, *, domain
     return model.to("cpu").eval(), history
 
 
-# Relative cost of a variant's training step (synthetic profile, this project's CPU): the longest go first.
-_STEP_COST = {"holistic": 1.0, "resize": 2.0, "+R": 2.3, "triplet": 2.9, "cycle": 2.8, "ppcl": 3.0}
-
-
 def _job_cost(job: dict) -> float:
-    return _STEP_COST.get(job["variant"], 3.0) * (job.get("epochs") or 100)
+    """A training's relative cost (step cost on the project's CPU x epochs): the longest go first."""
+    step = {"holistic": 1.0, "resize": 2.0, "+R": 2.3, "triplet": 2.9, "cycle": 2.8, "ppcl": 3.0}
+    return step.get(job["variant"], 3.0) * (job.get("epochs") or 100)
 
 
-def _job_name(job: dict) -> str:
-    extra = "".join(f" {k}={v}" for k, v in job.items() if k not in ("variant", "seed", "run"))
-    return f"{job['variant']} seed {job['seed']}{extra}"
-
-
-def _train_job(job: dict) -> str:
+def _train_job(job: dict) -> None:
     """One :func:`train_variant` in a side-by-side worker process (its run writes to a scratch folder)."""
     job = dict(job)
-    run, variant, seed = job.pop("run"), job.pop("variant"), job.pop("seed")
-    train_variant(run, variant, seed, progress=False, **job)
-    return variant
+    train_variant(job.pop("run"), job.pop("variant"), job.pop("seed"), progress=False, **job)
 
 
 def train_variants(run, jobs: Sequence[tuple[str, int] | dict], progress: bool = True,
@@ -480,7 +471,8 @@ def train_variants(run, jobs: Sequence[tuple[str, int] | dict], progress: bool =
                 memo = {k: v for k, v in run.memo.items() if k == "lambda_grid"}  # the chosen cell travels
                 worker_run = replace(run, out=Path(scratch), _loaded={}, memo=memo)
                 side_by_side(_train_job, [{"run": worker_run, **s} for s in todo], workers=min(n, len(todo)),
-                             threads=threads_per_job(n), cost=_job_cost, name=_job_name, progress=progress)
+                             threads=threads_per_job(n), cost=_job_cost, progress=progress,
+                             name=lambda j: " ".join(f"{k}={v}" for k, v in j.items() if k != "run"))
     out = []
     for s in specs:
         s = dict(s)
