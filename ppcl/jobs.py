@@ -9,6 +9,9 @@ longest jobs first, and shows one progress bar over the jobs. Each job must writ
 produces itself (the model store's checkpoints are written atomically, so an interrupted job
 resumes); the caller then reads the results back.
 
+A script (not a notebook) that trains side by side needs ``if __name__ == "__main__":`` around its
+work: ``spawn`` starts each worker by re-running the script's top level.
+
 Float order: a model trained on one thread is bit for bit the model ``OMP_NUM_THREADS=1``
 trains one at a time; a run with ``train_jobs = 1`` (one training at a time on every thread) is
 another float order (README, "Two float orders").
@@ -58,6 +61,9 @@ def side_by_side(fn: Callable[[Any], Any], jobs: Sequence[Any], workers: int, th
     """
     if workers < 1:
         raise ValueError(f"workers: expected 1 or more processes; found {workers}")
+    if mp.parent_process() is not None:
+        raise RuntimeError(f"{desc}: side_by_side was called inside a worker process: a script that trains side by side "
+                           "needs `if __name__ == \"__main__\":` around its work (each worker re-runs the script's top level)")
     order = sorted(range(len(jobs)), key=lambda i: -cost(jobs[i])) if cost else list(range(len(jobs)))
     results: list[Any] = [None] * len(jobs)
     bar = tqdm(total=len(jobs), desc=f"{desc}: {len(jobs)} side by side, {workers} at a time", disable=not progress)

@@ -30,6 +30,14 @@ def test_a_failing_job_is_named():
         side_by_side(math.sqrt, [4.0], workers=0, threads=1)
 
 
+def test_a_worker_that_would_start_its_own_workers_is_told_why(monkeypatch):
+    import ppcl.jobs as jobs
+
+    monkeypatch.setattr(jobs.mp, "parent_process", lambda: object())  # as in a script without a __main__ guard
+    with pytest.raises(RuntimeError, match="if __name__ == "):
+        side_by_side(math.sqrt, [4.0], workers=1, threads=1, progress=False)
+
+
 def test_train_jobs_below_one_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"train_jobs: expected 1 .* found 0"):
         setup("smoke", {"train_jobs": 0}, out_dir=tmp_path, progress=False, style=False)
