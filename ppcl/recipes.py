@@ -41,7 +41,9 @@ import json
 import math
 import os
 import shutil
+import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from .algorithm import PPCLLossConfig, train_ppcl
@@ -50,6 +52,7 @@ from .data.common import Record
 from .data.splits import split_train_val
 from .evaluate.validation import validate, validation_set
 from .io import load_checkpoint, read_checkpoint, save_checkpoint, write_json
+from .jobs import side_by_side, threads_per_job
 from .models import GLRec, build_ppcl
 from .models.ppcl import PPCL
 from .pretrain import pretrain_glrec
@@ -453,11 +456,6 @@ def train_variants(run, jobs: Sequence[tuple[str, int] | dict], progress: bool =
     by side (:func:`ppcl.jobs.side_by_side`: ``train_jobs`` processes, the threads shared among
     them), then every model is loaded in order. Each model is the one :func:`train_variant` trains
     on that many threads; ``train_jobs = 1`` trains them one at a time here."""
-    from dataclasses import replace
-    import tempfile
-
-    from .jobs import side_by_side, threads_per_job
-
     specs = [{**common, **({"variant": j[0], "seed": j[1]} if isinstance(j, tuple) else j)} for j in jobs]
     n = run.profile.train_jobs
     if n > 1 and run.device.type == "cpu":

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from ..data.common import Record
-from ..data.partial import SIDES, sample_body_crop_t, simulate_partial_batch
-from ..geometry import box_iou, crop, t_to_box
+from ..data.partial import SIDES, area_ratio, sample_body_crop_t, simulate_partial_batch
+from ..geometry import box_iou, crop, identity_t, t_to_box
 from ..models.ppcl import PPCL
 from .engine import PAIRWISE, Encoded, crloc_pair_distance, distance_matrix, encode, fuse_distances, global_distance, load_images
 from .rank import rank
@@ -154,7 +154,7 @@ def locator_agreement(model: PPCL, val: dict, bodies: dict | None = None, device
 
     iou_l = box_iou(t_to_box(boxes), t_to_box(true))
     iou_g = box_iou(t_to_box(q.t[keep]), t_to_box(true))
-    iou_w = box_iou(t_to_box(torch.tensor([[1.0, 1.0, 0.0, 0.0]]).expand_as(true)), t_to_box(true))
+    iou_w = box_iou(t_to_box(identity_t(len(true), dtype=true.dtype)), t_to_box(true))
     return {"crloc": boxes, "glrec": q.t[keep], "true": true, "iou_crloc": iou_l, "iou_glrec": iou_g, "iou_whole": iou_w,
             "corr_x": corr(boxes[:, 2], true[:, 2]), "corr_y": corr(boxes[:, 3], true[:, 3]), "truth": truth,
             "side": [val["side"][i] for i in keep], "area": (val["t"][keep, 0] * val["t"][keep, 1]).float()}
@@ -169,7 +169,7 @@ def validation_localisation(agree: dict, seed: int, crops: str) -> dict:
     least 0.05 and a ratio within 25% of 1 (``margin_ok``, ``area_ok``)."""
 
     def area(b: torch.Tensor) -> float:
-        return float((b[:, 0] * b[:, 1]).mean())
+        return float(area_ratio(b).mean())
 
     row = {"seed": seed, "crops": crops, "truth": agree["truth"], "pairs": len(agree["true"]),
            "iou_crloc": float(agree["iou_crloc"].mean()), "iou_fixed": float(agree["iou_glrec"].mean()),
