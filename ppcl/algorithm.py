@@ -73,7 +73,7 @@ from .data.framing import cut_from_framing, frame, map_region, sample_framings
 from .data.partial import SIDES, draw_partial_batch, simulate_partial_batch
 from .data.samplers import PKSampler
 from .data.transforms import Augmentation
-from .geometry import box_to_t, grid_points, t_to_box
+from .geometry import box_to_t, grid_points, identity_t, t_to_box
 from .losses import batch_hard_triplet, cross_entropy, glrec_loss, grid_loss, pp_cycle, pp_triplet, sample_negative_boxes
 from .models.ppcl import PPCL
 from .train import adam, default_device, fit
@@ -101,6 +101,8 @@ class PPCLLossConfig:
     known_pairs: bool = False  # the kit's option: the partial view and the holistic image are two framings of one image
     lam_loc: float = 0.0  # the kit's option: weight of L_loc, CRLoc's box on a known pair against the known region
     known_region_id: bool = False  # the kit's option: L_F also on the known corresponding region of the holistic image
+    view_width: tuple[float, float] = (1.0, 1.0)  # the kit's option: the partial view is cut from the image (or a known
+                                                  # pair's first framing) narrowed to U(view_width) of its width; (1, 1): the paper's
 
 
 class PPCLObjective(nn.Module):
@@ -138,9 +140,18 @@ class PPCLObjective(nn.Module):
                 f_b, flip_b = sample_framings(b, generator, device=x.device)
                 # Line 5 on framing a: the partial view, cut in one resampling of x; x becomes framing b
                 t_src = draw_partial_batch(b, generator, 1.0, cfg.area, cfg.sides, x.dtype)[0].to(x.device)
+                if tuple(cfg.view_width) != (1.0, 1.0):  # the view is cut around the person, not the whole frame
+                    f_a = narrow_framing(f_a, cfg.view_width, generator)
                 x_p = cut_from_framing(x, f_a, flip_a, t_src)
                 x = frame(x, f_b, flip_b)
                 t_known = map_region(t_src, f_a, flip_a, f_b, flip_b)  # where the partial view's content is in x
+            elif tuple(cfg.view_width) != (1.0, 1.0):  # line 5 on the image narrowed about its centre
+                t_src = draw_partial_batch(b, generator, 1.0, cfg.area, cfg.sides, x.dtype)[0].to(x.device)
+                same = torch.zeros(b, dtype=torch.bool, device=x.device)
+                whole = identity_t(b, dtype=x.dtype).to(x.device)
+                f_a = narrow_framing(whole, cfg.view_width, generator)
+                x_p = cut_from_framing(x, f_a, same, t_src)
+                t_known = map_region(t_src, f_a, same, whole, same)
             else:
                 # Line 5: every image gets a partial view with known region t_src.
                 x_p, t_src, _, _ = simulate_partial_batch(x, generator, 1.0, cfg.area, cfg.sides)
@@ -204,6 +215,27 @@ class PPCLObjective(nn.Module):
                 loss = loss + cfg.lam_tri * terms["L_tri"]
         terms["loss"] = loss
         return terms
+
+
+def narrow_framing(f: Tensor, width: tuple[float, float], generator: torch.Generator) -> Tensor:
+    """Framings ``f`` ``(B, 4)`` narrowed about their centres to a fraction ``U(width)`` of their width.
+
+    The real sets' partial images are cut around the visible part of the *person* (the paper,
+    §4.1), and a person fills only about half of a 2:1 detection box's width; a training image
+    gives no body box, but its framing, narrowed about the centre where a detector puts the person,
+    gives a partial view cut the same way, with its corresponding region still known (the kit's
+    option ``view_width``; ``(1, 1)`` draws nothing and returns ``f``).
+
+    >>> narrow_framing(torch.tensor([[1.0, 1.0, 0.1, 0.0]]), (0.5, 0.5), torch.Generator().manual_seed(0))
+    tensor([[0.5000, 1.0000, 0.1000, 0.0000]])
+    """
+    lo, hi = width
+    if not 0 < lo <= hi <= 1:
+        raise ValueError(f"view_width must satisfy 0 < lo <= hi <= 1; got {tuple(width)}")
+    if (lo, hi) == (1.0, 1.0):
+        return f
+    w = lo + (hi - lo) * torch.rand(f.shape[0], generator=generator)
+    return torch.cat([f[:, :1] * w.to(f)[:, None], f[:, 1:]], dim=1)
 
 
 def inside_map(t: Tensor, min_scale: float = 0.1) -> Tensor:

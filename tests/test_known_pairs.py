@@ -155,3 +155,51 @@ def test_l_loc_vanishes_on_the_known_region():
     t = torch.tensor([[0.4, 0.6, 0.1, -0.2]])
     assert grid_loss(t, t, grid_points(20)).item() == 0.0
     assert grid_loss(t, t + torch.tensor([[0.0, 0.0, 0.1, 0.0]]), grid_points(20)).item() > 0.0
+
+
+def test_a_narrowed_view_is_cut_from_the_narrowed_framing_and_keeps_its_known_region(monkeypatch):
+    """``view_width``: the partial view comes from framing a narrowed about its centre, and L_loc's
+    and PP-Cycle's target is where *that* view's content lies in framing b (narrower than without)."""
+    cfg = PPCLLossConfig(known_pairs=True, lam_loc=2.0, view_width=(0.5, 0.5))
+    rec = _run(monkeypatch, cfg)
+    (f_a, fl_a), (f_b, fl_b) = rec["framings"]
+    t_src = rec["draw"][0]
+    narrow = f_a * torch.tensor([0.5, 1.0, 1.0, 1.0])
+    assert torch.allclose(rec["x_p"], cut_from_framing(rec["x"], narrow, fl_a, t_src), atol=1e-6)
+    assert not torch.allclose(rec["x_p"], cut_from_framing(rec["x"], f_a, fl_a, t_src), atol=1e-3)
+    t_in = inside_map(map_region(t_src, narrow, fl_a, f_b, fl_b), 0.1)
+    box, target = rec["grid"][0]
+    assert torch.allclose(target, t_in, atol=1e-6) and torch.allclose(rec["cycle"][0], t_in, atol=1e-6)
+    wide = map_region(t_src, f_a, fl_a, f_b, fl_b)
+    assert torch.allclose(map_region(t_src, narrow, fl_a, f_b, fl_b)[:, 0], 0.5 * wide[:, 0], atol=1e-6)
+
+
+def test_narrow_framing_draws_widths_in_range_and_nothing_at_full_width():
+    g = torch.Generator().manual_seed(0)
+    f, _ = sample_framings(64, g)
+    out = algorithm.narrow_framing(f, (0.4, 0.7), g)
+    w = out[:, 0] / f[:, 0]
+    assert (w >= 0.4).all() and (w <= 0.7).all() and w.std() > 0.05
+    assert torch.equal(out[:, 1:], f[:, 1:]), "only the width changes; the centre stays where the detector put it"
+    state = g.get_state()
+    assert algorithm.narrow_framing(f, (1.0, 1.0), g) is f and torch.equal(g.get_state(), state)
+    with pytest.raises(ValueError, match="view_width"):
+        algorithm.narrow_framing(f, (0.0, 0.5), g)
+
+
+def test_a_narrowed_view_without_known_pairs_targets_its_place_in_the_image(monkeypatch):
+    """Without known pairs the holistic image is x itself: the view is cut from x narrowed about its
+    centre, and PP-Cycle's target is the view's place in x (``t_src`` with its width and horizontal
+    centre scaled by the drawn width)."""
+    rec = _run(monkeypatch, PPCLLossConfig(view_width=(0.5, 0.5)))
+    t_src = rec["draw"][0]
+    narrowed = t_src * torch.tensor([0.5, 1.0, 0.5, 1.0])
+    assert rec["framings"] == [] and "sim" not in rec
+    assert torch.allclose(rec["x_p"], crop(rec["x"], narrowed, tuple(rec["x"].shape[-2:])), atol=1e-5)
+    assert torch.allclose(rec["cycle"][0], inside_map(narrowed, 0.1), atol=1e-6)
+
+
+def test_a_bad_view_width_is_refused_naming_the_setting():
+    from ppcl.profiles import load_profile
+    with pytest.raises(ValueError, match=r"ppcl.view_width.*0 < lo <= hi <= 1.*\[0.7, 0.4\]"):
+        load_profile("smoke", {"ppcl": {"view_width": [0.7, 0.4]}})

@@ -41,6 +41,7 @@ CHANGES = {
     "known_pairs": False,
     "lam_loc": 1.0,
     "known_region_id": True,
+    "view_width": [0.5, 0.9],
 }
 EVALUATION_ONLY = {"topk": 5, "fuse_weights": [0.0, 1.0]}  # used after training, never by it: same key
 SET_BY_THE_VARIANT = {"lam_cyc", "lam_tri", "partial_input"}  # given explicitly below, or fixed by "ppcl"
