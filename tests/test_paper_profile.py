@@ -93,3 +93,14 @@ def test_a_batch_the_data_cannot_fill_stops_naming_the_parameter(tmp_path):
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1200)
     assert r.returncode != 0
     assert "glrec.batch_size = 100000: the data holds only" in r.stderr and "02_glrec_pretraining.ipynb" in r.stderr
+
+
+def test_the_paper_profile_keeps_the_papers_reading_of_every_kit_option():
+    """Issue 27: each of the kit's options is one flag away from the paper, and `paper` keeps the paper's side."""
+    from ppcl.profiles import load_profile
+    p = load_profile("paper").ppcl
+    assert (p.region_id, p.crloc_trains_F, p.known_pairs, p.known_region_id) == (False, True, False, False)
+    assert p.lam_loc == 0.0 and tuple(p.view_width) == (1.0, 1.0) and p.negatives == "log-uniform"
+    assert p.partial_input == "rectify" and 0.0 in p.fuse_weights  # 0: the paper's PPCL distance alone is a candidate
+    s = load_profile("synthetic").ppcl
+    assert s.known_pairs and tuple(s.view_width) != (1.0, 1.0), "the synthetic profile's chosen options moved"
