@@ -242,7 +242,7 @@ def _check_recipes(p: Profile) -> None:
         _check_area(f"{key}.area", r.area)
         _check_sides(f"{key}.sides", r.sides)
         if not 0 < r.view_width[0] <= r.view_width[1] <= 1:
-            raise refusal(f"{key}.view_width", "a width fraction range [lo, hi] with 0 < lo <= hi <= 1", list(r.view_width), [0.4, 0.7])
+            raise refusal(f"{key}.view_width", "a width fraction range [lo, hi] with 0 < lo <= hi <= 1", list(r.view_width), [0.35, 0.65])
         if r.crloc.locator not in LOCATORS:
             raise refusal(f"{key}.crloc.locator", f"one of {list(LOCATORS)}", repr(r.crloc.locator), "centroid")
         if r.negatives not in NEGATIVES:
