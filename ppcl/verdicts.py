@@ -9,6 +9,7 @@ and writes, for each compared pair, each run's estimate, interval and verdict, a
 all of them agree on, or ``not established`` where any differs::
 
     python -m ppcl.verdicts runs/synthetic runs/synthetic-1job [runs/synthetic-1thread ...] --out verdicts.md
+    python -m ppcl.verdicts runs/synthetic runs/synthetic-1thread --names A,C   # the runs' own names
 """
 from __future__ import annotations
 
@@ -56,6 +57,17 @@ def run_names(n: int) -> list[str]:
     return list(string.ascii_lowercase[:n])
 
 
+def run_labels(n: int, names: str | None = None) -> list[str]:
+    """The runs' names in the written table: ``names`` (comma-separated, one per run, e.g. ``"A,C"``
+    for a default run and its ``OMP_NUM_THREADS=1`` twin), else ``A``, ``B``, ... in order."""
+    if names is None:
+        return [n.upper() for n in run_names(n)]
+    labels = [x.strip() for x in names.split(",")]
+    if len(labels) != n or not all(labels) or len(set(labels)) != n:
+        raise ValueError(f"--names: expected {n} distinct non-empty comma-separated names, one per RUN; found {names!r}")
+    return labels
+
+
 def agree(*runs):
     """One row per compared pair present in every run: each run's ``rank1_diff_mean``, interval
     and verdict (suffixes ``_a``, ``_b``, ...) and ``verdict``: theirs where all agree, else
@@ -83,15 +95,16 @@ def describe(run: str | Path) -> str:
             f"{at_a_time}, started {state.get('started', '?')}, commit {state.get('commit', '?')}")
 
 
-def to_markdown(both, *runs: str | Path) -> str:
-    """The agreed table as Markdown, the runs named above it."""
+def to_markdown(both, *runs: str | Path, labels: list[str] | None = None) -> str:
+    """The agreed table as Markdown, the runs named above it (``labels``: see :func:`run_labels`)."""
     names = run_names(len(runs))
+    labels = run_labels(len(runs)) if labels is None else labels
     view = both.assign(**{
-        f"run {n.upper()}": [f"{m:+.1f} [{lo:+.1f}, {hi:+.1f}] {v}" for m, lo, hi, v in
-                             zip(both[f"rank1_diff_mean_{n}"], both[f"ci_low_{n}"], both[f"ci_high_{n}"], both[f"verdict_{n}"])]
-        for n in names})
-    lines = [f"- run {n.upper()}: {describe(r)}" for n, r in zip(names, runs)]
-    lines += ["", view[KEYS + [f"run {n.upper()}" for n in names] + ["verdict"]].to_markdown(index=False)]
+        f"run {lab}": [f"{m:+.1f} [{lo:+.1f}, {hi:+.1f}] {v}" for m, lo, hi, v in
+                       zip(both[f"rank1_diff_mean_{n}"], both[f"ci_low_{n}"], both[f"ci_high_{n}"], both[f"verdict_{n}"])]
+        for n, lab in zip(names, labels)})
+    lines = [f"- run {lab}: {describe(r)}" for lab, r in zip(labels, runs)]
+    lines += ["", view[KEYS + [f"run {lab}" for lab in labels] + ["verdict"]].to_markdown(index=False)]
     return "\n".join(lines) + "\n"
 
 
@@ -101,11 +114,16 @@ def main(argv=None) -> int:
                     help="two or more finished run folders (other float orders: OMP_NUM_THREADS=1, --set train_jobs=1, "
                          "another machine)")
     ap.add_argument("--out", help="write the Markdown table here (default: print it)")
+    ap.add_argument("--names", help="the runs' names, comma-separated, one per RUN (default: A,B,...)")
     args = ap.parse_args(argv)
     if len(args.runs) < 2:
         ap.error(f"RUN: expected two or more run folders to compare; found {len(args.runs)}")
+    try:
+        labels = run_labels(len(args.runs), args.names)
+    except ValueError as e:
+        ap.error(str(e))
     both = agree(*(read_differences(r) for r in args.runs))
-    text = to_markdown(both, *args.runs)
+    text = to_markdown(both, *args.runs, labels=labels)
     if args.out:
         write_text(Path(args.out), text)
     else:

@@ -57,3 +57,16 @@ def test_a_third_run_that_disagrees_makes_the_verdict_not_established(tmp_path):
     assert "run C" in (tmp_path / "v3.md").read_text()
     with pytest.raises(SystemExit):
         main([a])
+
+
+def test_the_runs_can_carry_their_own_names_and_a_wrong_count_is_refused(tmp_path, capsys):
+    rows = [("D", "query", "PPCL", "+R", 3.0, 1.0, 5.0)]
+    a, c = _run(tmp_path, "a", rows, 2), _run(tmp_path, "c", rows, 1)
+    assert main([a, c, "--names", "A, C", "--out", str(tmp_path / "v.md")]) == 0
+    text = (tmp_path / "v.md").read_text()
+    assert "| run A " in text and "| run C " in text and "run B" not in text
+    assert f"- run C: {c}" in text  # the second folder carries the second name
+    for bad in ("A", "A,B,C", "A,A", "A,"):
+        with pytest.raises(SystemExit):
+            main([a, c, "--names", bad])
+        assert "--names: expected 2 distinct" in capsys.readouterr().err
