@@ -1,7 +1,8 @@
 """How box-size-options.csv was made (issue 27, validation only): PPCL trained with other settings of its
 partial views and L_loc (seeds 0-1, side by side) over run A's data, read by the ruler on validation.
-argv: CACHE_WITH_DATA OUT_CSV label=JSON_CHANGES ... (e.g. base={} small={"area": [0.15, 0.6]})."""
-import sys, time
+argv: CACHE_WITH_DATA OUT_CSV label=JSON_CHANGES ... (e.g. base={} small={"area": [0.15, 0.6]}); the seeds from
+$SEEDS (default 0,1, what made box-size-options.csv)."""
+import os, sys, time
 import pandas as pd
 from ppcl.run import setup
 from ppcl.recipes import train_variants, validation_for, best_epoch
@@ -17,7 +18,7 @@ def main():
         variants[lab] = ch
     run = setup("synthetic", {}, cache_dir=cache, out_dir="/tmp/scratch/run_e1", progress=False)
     bodies = load_bodies(run.root)
-    seeds = (0, 1)
+    seeds = tuple(int(x) for x in os.environ.get("SEEDS", "0,1").split(","))
     jobs = [{"variant": "ppcl", "seed": s, **ch} for ch in variants.values() for s in seeds]
     t0 = time.time()
     trained = train_variants(run, jobs, progress=False)
