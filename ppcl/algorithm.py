@@ -69,7 +69,7 @@ import torch
 from torch import Tensor, nn
 
 from .data.datasets import ImageStore, TrainBatches
-from .data.framing import cut_from_framing, frame, map_region, sample_framings
+from .data.framing import cut_from_framing, frame, map_region, narrow_framing, sample_framings
 from .data.partial import SIDES, draw_partial_batch, simulate_partial_batch
 from .data.samplers import PKSampler
 from .data.transforms import Augmentation
@@ -215,27 +215,6 @@ class PPCLObjective(nn.Module):
                 loss = loss + cfg.lam_tri * terms["L_tri"]
         terms["loss"] = loss
         return terms
-
-
-def narrow_framing(f: Tensor, width: tuple[float, float], generator: torch.Generator) -> Tensor:
-    """Framings ``f`` ``(B, 4)`` narrowed about their centres to a fraction ``U(width)`` of their width.
-
-    The real sets' partial images are cut around the visible part of the *person* (the paper,
-    §4.1), and a person fills only about half of a 2:1 detection box's width; a training image
-    gives no body box, but its framing, narrowed about the centre where a detector puts the person,
-    gives a partial view cut the same way, with its corresponding region still known (the kit's
-    option ``view_width``; ``(1, 1)`` draws nothing and returns ``f``).
-
-    >>> narrow_framing(torch.tensor([[1.0, 1.0, 0.1, 0.0]]), (0.5, 0.5), torch.Generator().manual_seed(0))
-    tensor([[0.5000, 1.0000, 0.1000, 0.0000]])
-    """
-    lo, hi = width
-    if not 0 < lo <= hi <= 1:
-        raise ValueError(f"view_width must satisfy 0 < lo <= hi <= 1; got {tuple(width)}")
-    if (lo, hi) == (1.0, 1.0):
-        return f
-    w = lo + (hi - lo) * torch.rand(f.shape[0], generator=generator)
-    return torch.cat([f[:, :1] * w.to(f)[:, None], f[:, 1:]], dim=1)
 
 
 def inside_map(t: Tensor, min_scale: float = 0.1) -> Tensor:

@@ -101,6 +101,8 @@ class PPCLRecipe(PPCLLossConfig):
     n_val_ids: int = 50  # training identities held out for validation (model selection)
     validate_from: float = 0.0  # validate (and keep the best of) the epochs from this fraction of the schedule on
     val_queries_per_id: int = 4
+    val_view_width: tuple[float, float] = (1.0, 1.0)  # validation queries cut in the image narrowed to U(this) of its width, as
+                                                      # training cuts its views (view_width); (1, 1): cut in the frame, the paper's
     topk: int = 0  # re-rank only the top-K of +R with CRLoc (0: every pair)
     fuse_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)  # +R+L+G, chosen on validation
 
@@ -241,8 +243,10 @@ def _check_recipes(p: Profile) -> None:
             raise refusal(f"{key}.warmup_epochs", "0 or more", r.warmup_epochs, 0)
         _check_area(f"{key}.area", r.area)
         _check_sides(f"{key}.sides", r.sides)
-        if not 0 < r.view_width[0] <= r.view_width[1] <= 1:
-            raise refusal(f"{key}.view_width", "a width fraction range [lo, hi] with 0 < lo <= hi <= 1", list(r.view_width), [0.35, 0.65])
+        for name in ("view_width", "val_view_width"):
+            lo_hi = getattr(r, name)
+            if len(lo_hi) != 2 or not 0 < lo_hi[0] <= lo_hi[1] <= 1:
+                raise refusal(f"{key}.{name}", "a width fraction range [lo, hi] with 0 < lo <= hi <= 1", list(lo_hi), [0.35, 0.65])
         if r.crloc.locator not in LOCATORS:
             raise refusal(f"{key}.crloc.locator", f"one of {list(LOCATORS)}", repr(r.crloc.locator), "centroid")
         if r.negatives not in NEGATIVES:

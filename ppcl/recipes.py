@@ -285,13 +285,15 @@ def check_validation_queries(val: Sequence[Record], train: Sequence[Record], sec
 
 def validation_for(run, seed: int, domain: str = "reid", bodies: dict | None = None) -> dict:
     """The validation split of ``seed``: simulated partial queries of held-out training ids
-    (Market-style persons, or CASIA-style faces), cut in the frame (what selects models), or around
-    the body with ``bodies`` (:func:`ppcl.data.bodies.load_bodies`: the ruler on validation)."""
+    (Market-style persons, or CASIA-style faces), cut as the recipe's ``val_view_width`` says (in
+    the frame, or in the image narrowed about its centre as the training views: what selects
+    models), or around the body with ``bodies`` (:func:`ppcl.data.bodies.load_bodies`: the ruler
+    on validation)."""
     _, recipe, section = recipes_for(run, domain)
     train, val = train_split(run, seed, domain)
     check_validation_queries(val, train, section, recipe.n_val_ids, seed)
     return validation_set(val, recipe.backbone.input_size, seed=seed, area=recipe.area,
-                          queries_per_id=recipe.val_queries_per_id, bodies=bodies)
+                          queries_per_id=recipe.val_queries_per_id, bodies=bodies, view_width=recipe.val_view_width)
 
 
 def validation_callback(model: PPCL, val: dict, method: str, best_path: Path | None = None, device="cpu", first: int = 0):
@@ -379,7 +381,7 @@ def _variant_plan(run, variant: str, seed: int, domain: str, epochs: int | None,
     epochs = recipe.epochs if epochs is None else epochs
     training = {f: getattr(recipe, f) for f in ("backbone", "crloc", "imagenet", "weights", "p", "k", "lr",
                                                  "weight_decay", "warmup_epochs", "erase", "workers", "n_val_ids",
-                                                 "val_queries_per_id", "validate_from")}
+                                                 "val_queries_per_id", "val_view_width", "validate_from")}
     training["epochs"] = epochs
     key = model_key(what=_name(domain, "ppcl"), training=training, loss=loss_cfg, seed=seed, glrec=glrec_key(run, domain),
                     data=data_identity(run.root, train), code=code_version())

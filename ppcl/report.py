@@ -46,8 +46,8 @@ SECTIONS: tuple[Section, ...] = (
             "PPCL's region distance with the reference region from CRLoc, GLRec's fixed box, the true corresponding "
             "region (ground_truth: from the synthetic data's body frames, which real data does not have) or the whole "
             "reference; the same on the +R network. IoU with the true region and box area on genuine pairs. "
-            "03_localisation_validation: the same IoUs and areas on the validation split (every seed; queries cut in "
-            "the frame and around the body), with the localisation issue's targets (margin_ok: CRLoc's IoU >= the fixed "
+            "03_localisation_validation: the same IoUs and areas on the validation split (every seed; queries cut as "
+            "validation selects models, crops view or frame, and around the body, crops body), with the localisation issue's targets (margin_ok: CRLoc's IoU >= the fixed "
             "box's + 0.05; area_ok: CRLoc's area within 25% of the true region's)."),
     Section("Table 1a: model variations (notebook 04)", ("04_table1a", "04_table1a_steps"), ("04_table1a_steps",),
             "The table on the real-size Partial-REID set; the steps (intervals as above) on the larger draw."),

@@ -80,6 +80,17 @@ def test_a_runs_validation_queries_and_gallery_come_only_from_held_out_identitie
         assert set(v["q_paths"]).isdisjoint(v["g_paths"])
 
 
+def test_validation_queries_are_cut_as_the_recipe_says(tmp_path):
+    """``val_view_width``: the queries that select models are cut in the narrowed image (smoke: as its
+    training views) or, at (1, 1), across the frame, with the same queries and gallery either way."""
+    view = recipes.validation_for(_run(tmp_path), 0)
+    frame = recipes.validation_for(_run(tmp_path, {"ppcl": {"val_view_width": [1.0, 1.0]}}), 0)
+    assert (view["crops"], frame["crops"]) == ("view", "frame")
+    assert view["q_paths"] == frame["q_paths"] and view["g_paths"] == frame["g_paths"]
+    assert (view["t"][:, 0] < frame["t"][:, 0]).all()  # the same draws, cut in an image 0.4-0.7 as wide
+    assert recipes.validation_for(_run(tmp_path), 0, "face")["crops"] == "frame"  # the faces' recipe cuts in the frame
+
+
 # ---- the model store's key -------------------------------------------------------------------
 GLREC_CHANGES = {  # one valid change per GLRecRecipe field (and GLRecConfig's, under model)
     "model.depth": "resnet18",

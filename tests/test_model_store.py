@@ -26,6 +26,7 @@ CHANGES = {
     "n_val_ids": 4,
     "validate_from": 0.5,
     "val_queries_per_id": 1,
+    "val_view_width": [0.5, 0.9],
     "beta": 0.4,
     "alpha": 0.2,
     "triplet_margin": 0.2,

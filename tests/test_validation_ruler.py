@@ -6,7 +6,9 @@ import torch
 from ppcl.data.bodies import Body
 from ppcl.data.common import Record
 from ppcl.data.partial import BODY_HALF_WIDTH
+from ppcl.evaluate.engine import load_images
 from ppcl.evaluate.validation import validation_localisation, validation_set
+from ppcl.geometry import crop
 
 
 def _records(tmp_path, n_ids=3, per_id=3):
@@ -38,6 +40,31 @@ def test_body_crops_stay_around_the_body_and_keep_the_same_queries(tmp_path):
     assert (x0 >= body.cx - half * (1 + 2 * margin) - 1e-6).all() and (x1 <= body.cx + half * (1 + 2 * margin) + 1e-6).all()
     assert (y0 >= body.top - margin * body.ph - 1e-6).all() and (y1 <= body.top + body.ph * (1 + margin) + 1e-6).all()
     assert (t[:, 0] * t[:, 1]).max() < (frame["t"][:, 0] * frame["t"][:, 1]).max()  # a person 0.3 x 0.5 of the frame
+
+
+def test_view_crops_lie_inside_the_narrowed_image_and_keep_the_same_queries(tmp_path):
+    """Validation queries cut as the training views are: inside the image narrowed about its centre
+    to a width in ``view_width``, each the crop of its own region ``t`` of the whole image."""
+    recs = _records(tmp_path, n_ids=6, per_id=4)
+    frame = validation_set(recs, (32, 16), seed=5, queries_per_id=3)
+    view = validation_set(recs, (32, 16), seed=5, queries_per_id=3, view_width=(0.4, 0.5))
+    again = validation_set(recs, (32, 16), seed=5, queries_per_id=3, view_width=(0.4, 0.5))
+    assert (frame["crops"], view["crops"]) == ("frame", "view")
+    assert frame["q_paths"] == view["q_paths"] and frame["g_paths"] == view["g_paths"]
+    assert torch.equal(view["t"], again["t"]) and torch.equal(view["query"], again["query"])
+    t = view["t"]
+    x0, x1 = t[:, 2] - t[:, 0], t[:, 2] + t[:, 0]  # in [-1, 1]: the narrowed image is at most half as wide
+    assert (x0 >= -0.5 - 1e-6).all() and (x1 <= 0.5 + 1e-6).all()
+    assert (t[:, 0] < frame["t"][:, 0] + 1e-6).all() and (t[:, 0] <= 0.5 + 1e-6).all()  # narrower than the frame's crops
+    assert (t[:, 1] >= 0.3 - 1e-6).all()  # the height is the frame crop's (area 0.3-0.8 of the narrowed image)
+    by_path = {r.path: r for r in recs}
+    x = load_images([by_path[p] for p in view["q_paths"]], (32, 16))
+    assert torch.allclose(view["query"], crop(x, t, (32, 16)))  # each query is its region t of its whole image
+    assert view["query"].shape == frame["query"].shape
+    full = validation_set(recs, (32, 16), seed=5, queries_per_id=3, view_width=(1.0, 1.0))
+    assert torch.equal(full["t"], frame["t"]) and torch.equal(full["query"], frame["query"])  # (1, 1) is the frame cut, bit for bit
+    with pytest.raises(ValueError, match=r"view_width: expected a width fraction range .* found \(0.0, 0.5\)"):
+        validation_set(recs, (32, 16), seed=5, view_width=(0.0, 0.5))
 
 
 def test_a_query_without_a_body_frame_is_named(tmp_path):

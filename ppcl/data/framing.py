@@ -76,3 +76,24 @@ def map_region(t: Tensor, f_a: Tensor, flip_a: Tensor, f_b: Tensor, flip_b: Tens
     fb = f_b.to(t.dtype)
     in_b = torch.cat([src[:, :2] / fb[:, :2], (src[:, 2:] - fb[:, 2:]) / fb[:, :2]], dim=1)
     return mirror_t(in_b, flip_b)
+
+
+def narrow_framing(f: Tensor, width: tuple[float, float], generator: torch.Generator) -> Tensor:
+    """Framings ``f`` ``(B, 4)`` narrowed about their centres to a fraction ``U(width)`` of their width.
+
+    The real sets' partial images are cut around the visible part of the *person* (the paper,
+    §4.1), and a person fills only about half of a 2:1 detection box's width; a training image
+    gives no body box, but its framing, narrowed about the centre where a detector puts the person,
+    gives a partial view cut the same way, with its corresponding region still known (the kit's
+    option ``view_width``; ``(1, 1)`` draws nothing and returns ``f``).
+
+    >>> narrow_framing(torch.tensor([[1.0, 1.0, 0.1, 0.0]]), (0.5, 0.5), torch.Generator().manual_seed(0))
+    tensor([[0.5000, 1.0000, 0.1000, 0.0000]])
+    """
+    lo, hi = width
+    if not 0 < lo <= hi <= 1:
+        raise ValueError(f"view_width must satisfy 0 < lo <= hi <= 1; got {tuple(width)}")
+    if (lo, hi) == (1.0, 1.0):
+        return f
+    w = lo + (hi - lo) * torch.rand(f.shape[0], generator=generator)
+    return torch.cat([f[:, :1] * w.to(f)[:, None], f[:, 1:]], dim=1)

@@ -6,10 +6,14 @@ other identity's) form the gallery. The same engine and ranking as the test prot
 to select epochs and hyper-parameters. With 30 identities and one query each, two models one
 query apart differ by 3.3 points, which is why the profiles ask for several queries per id.
 
-The crops are drawn in the *frame* (side and area of the image, as training draws its partial
-views); with ``bodies`` (the kit's synthetic sets know every body frame) they are cut around the
-visible part of the *body*, as the synthetic test sets are (:func:`ppcl.data.partial.sample_body_crop_t`):
-the ruler on validation (:func:`validation_localisation`) reads both.
+The crops are drawn in the *frame* (side and area of the image, the paper's partial views), or,
+with ``view_width``, in the image narrowed about its centre to a fraction of its width, as the
+kit's training views are cut (:func:`ppcl.data.framing.narrow_framing`; a training image needs no
+body box for it): the queries that select models then look like the test sets', which are cut
+around the visible part of the person. With ``bodies`` (the kit's synthetic sets know every body
+frame) they are cut around the visible part of the *body*, as the synthetic test sets are
+(:func:`ppcl.data.partial.sample_body_crop_t`): the ruler on validation
+(:func:`validation_localisation`) reads the selection's crops and these.
 
 Everything goes through the engine, which pools regions with the backbone's own ``pool``
 (:class:`ppcl.models.backbone.Backbone`), so the same validation selects re-ID models
@@ -23,8 +27,9 @@ import numpy as np
 import torch
 
 from ..data.common import Record
-from ..data.partial import SIDES, area_ratio, sample_body_crop_t, simulate_partial_batch
-from ..geometry import box_iou, crop, identity_t, t_to_box
+from ..data.framing import narrow_framing
+from ..data.partial import SIDES, area_ratio, draw_partial_batch, sample_body_crop_t, simulate_partial_batch
+from ..geometry import box_iou, compose_t, crop, identity_t, t_to_box
 from ..models.ppcl import PPCL
 from .engine import PAIRWISE, Encoded, crloc_pair_distance, distance_matrix, encode, fuse_distances, global_distance, load_images
 from .rank import rank
@@ -32,16 +37,23 @@ from .rank import rank
 
 def validation_set(records: Sequence[Record], size: tuple[int, int], seed: int = 0,
                    area: tuple[float, float] = (0.3, 0.8), sides: tuple[str, ...] = SIDES,
-                   queries_per_id: int = 1, bodies: dict | None = None) -> dict:
+                   queries_per_id: int = 1, bodies: dict | None = None,
+                   view_width: tuple[float, float] = (1.0, 1.0)) -> dict:
     """Queries (partial crops, resized to ``size``) and gallery images, with pids.
 
     An identity with n images gives ``min(queries_per_id, n - 1)`` queries, so each keeps at
     least one gallery image; one with a single image only joins the gallery (a distractor).
-    Crops are drawn in the frame, or around the body when ``bodies`` (path -> :class:`ppcl.data.bodies.Body`)
-    is given (``"crops"`` says which); the same queries and gallery either way.
+    Crops are drawn in the frame (``view_width`` (1, 1)), in the image narrowed about its centre
+    to ``U(view_width)`` of its width (the kit's training views), or around the body when
+    ``bodies`` (path -> :class:`ppcl.data.bodies.Body`) is given; ``"crops"`` says which
+    (``"frame"``, ``"view"``, ``"body"``) and ``"t"`` is always the crop's region of the whole
+    image. The same queries and gallery every way.
     """
     if queries_per_id < 1:
         raise ValueError(f"queries_per_id must be at least 1; got {queries_per_id}")
+    if not 0 < view_width[0] <= view_width[1] <= 1:
+        raise ValueError(f"view_width: expected a width fraction range (lo, hi) with 0 < lo <= hi <= 1; "
+                         f"found {tuple(view_width)}")
     rng = np.random.default_rng(seed)
     by_pid: dict[int, list[Record]] = {}
     for r in records:
@@ -58,8 +70,15 @@ def validation_set(records: Sequence[Record], size: tuple[int, int], seed: int =
     if not q_recs:
         raise ValueError("validation needs at least one identity with two or more images")
     x = load_images(q_recs, size)
-    if bodies is None:
+    crops = "frame" if bodies is None and tuple(view_width) == (1.0, 1.0) else "view" if bodies is None else "body"
+    if crops == "frame":
         x_p, t, _, side = simulate_partial_batch(x, torch.Generator().manual_seed(seed), 1.0, area, sides)
+    elif crops == "view":  # the crop drawn in the image narrowed about its centre, as training cuts its views
+        g = torch.Generator().manual_seed(seed)
+        t_view, _, side = draw_partial_batch(len(x), g, 1.0, area, sides, x.dtype)
+        f = narrow_framing(identity_t(len(x), dtype=x.dtype), tuple(view_width), g)
+        t = compose_t(f, t_view)  # the crop's region of the whole image
+        x_p = crop(x, t, tuple(x.shape[-2:]))
     else:
         missing = [r.path for r in q_recs if r.path not in bodies]
         if missing:
@@ -72,7 +91,7 @@ def validation_set(records: Sequence[Record], size: tuple[int, int], seed: int =
         side = [d[1] for d in drawn]
         x_p = crop(x, t, tuple(x.shape[-2:]))
     return {"query": x_p, "q_pids": [r.pid for r in q_recs], "t": t, "side": side,
-            "crops": "frame" if bodies is None else "body",
+            "crops": crops,
             "gallery": load_images(g_recs, size), "g_pids": [r.pid for r in g_recs],
             "q_paths": [r.path for r in q_recs], "g_paths": [r.path for r in g_recs]}
 
