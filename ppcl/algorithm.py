@@ -69,11 +69,11 @@ import torch
 from torch import Tensor, nn
 
 from .data.datasets import ImageStore, TrainBatches
-from .data.framing import cut_from_framing, frame, map_region, narrow_framing, sample_framings
+from .data.framing import cut_from_framing, frame, map_region, narrow_framing, narrowed_region, sample_framings
 from .data.partial import SIDES, draw_partial_batch, simulate_partial_batch
 from .data.samplers import PKSampler
 from .data.transforms import Augmentation
-from .geometry import box_to_t, grid_points, identity_t, t_to_box
+from .geometry import box_to_t, crop, grid_points, t_to_box
 from .losses import batch_hard_triplet, cross_entropy, glrec_loss, grid_loss, pp_cycle, pp_triplet, sample_negative_boxes
 from .models.ppcl import PPCL
 from .train import adam, default_device, fit
@@ -146,12 +146,10 @@ class PPCLObjective(nn.Module):
                 x = frame(x, f_b, flip_b)
                 t_known = map_region(t_src, f_a, flip_a, f_b, flip_b)  # where the partial view's content is in x
             elif tuple(cfg.view_width) != (1.0, 1.0):  # line 5 on the image narrowed about its centre
-                t_src = draw_partial_batch(b, generator, 1.0, cfg.area, cfg.sides, x.dtype)[0].to(x.device)
-                same = torch.zeros(b, dtype=torch.bool, device=x.device)
-                whole = identity_t(b, dtype=x.dtype).to(x.device)
-                f_a = narrow_framing(whole, cfg.view_width, generator)
-                x_p = cut_from_framing(x, f_a, same, t_src)
-                t_known = map_region(t_src, f_a, same, whole, same)
+                t_src = draw_partial_batch(b, generator, 1.0, cfg.area, cfg.sides, x.dtype)[0]
+                t_known = narrowed_region(t_src, cfg.view_width, generator).to(x.device)  # the view's place in x
+                t_src = t_src.to(x.device)
+                x_p = crop(x, t_known, tuple(x.shape[-2:]))
             else:
                 # Line 5: every image gets a partial view with known region t_src.
                 x_p, t_src, _, _ = simulate_partial_batch(x, generator, 1.0, cfg.area, cfg.sides)

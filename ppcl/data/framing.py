@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..geometry import compose_t, crop
+from ..geometry import compose_t, crop, identity_t
 
 
 def sample_framings(b: int, generator: torch.Generator, log_scale: float = 0.1, shift: tuple[float, float] = (0.06, 0.05),
@@ -97,3 +97,15 @@ def narrow_framing(f: Tensor, width: tuple[float, float], generator: torch.Gener
         return f
     w = lo + (hi - lo) * torch.rand(f.shape[0], generator=generator)
     return torch.cat([f[:, :1] * w.to(f)[:, None], f[:, 1:]], dim=1)
+
+
+def narrowed_region(t: Tensor, width: tuple[float, float], generator: torch.Generator) -> Tensor:
+    """Regions ``t`` ``(B, 4)`` of the image narrowed about its centre to ``U(width)`` of its width
+    (:func:`narrow_framing`), as regions of the whole image ``(B, 4)`` (what ``crop`` cuts): how the
+    kit's partial views are cut (``view_width``). Training's views and the validation queries that
+    select models both go through here, so they are cut the same way.
+
+    >>> narrowed_region(torch.tensor([[0.5, 1.0, -0.5, 0.0]]), (0.5, 0.5), torch.Generator().manual_seed(0))
+    tensor([[ 0.2500,  1.0000, -0.2500,  0.0000]])
+    """
+    return compose_t(narrow_framing(identity_t(t.shape[0], dtype=t.dtype), width, generator), t)

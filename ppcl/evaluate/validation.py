@@ -27,9 +27,9 @@ import numpy as np
 import torch
 
 from ..data.common import Record
-from ..data.framing import narrow_framing
+from ..data.framing import narrowed_region
 from ..data.partial import SIDES, area_ratio, draw_partial_batch, sample_body_crop_t, simulate_partial_batch
-from ..geometry import box_iou, compose_t, crop, identity_t, t_to_box
+from ..geometry import box_iou, crop, identity_t, t_to_box
 from ..models.ppcl import PPCL
 from .engine import PAIRWISE, Encoded, crloc_pair_distance, distance_matrix, encode, fuse_distances, global_distance, load_images
 from .rank import rank
@@ -76,8 +76,7 @@ def validation_set(records: Sequence[Record], size: tuple[int, int], seed: int =
     elif crops == "view":  # the crop drawn in the image narrowed about its centre, as training cuts its views
         g = torch.Generator().manual_seed(seed)
         t_view, _, side = draw_partial_batch(len(x), g, 1.0, area, sides, x.dtype)
-        f = narrow_framing(identity_t(len(x), dtype=x.dtype), tuple(view_width), g)
-        t = compose_t(f, t_view)  # the crop's region of the whole image
+        t = narrowed_region(t_view, tuple(view_width), g)  # the crop's region of the whole image
         x_p = crop(x, t, tuple(x.shape[-2:]))
     else:
         missing = [r.path for r in q_recs if r.path not in bodies]
