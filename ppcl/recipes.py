@@ -50,6 +50,7 @@ from .algorithm import PPCLLossConfig, train_ppcl
 from .config import to_dict
 from .data.common import Record
 from .data.splits import split_train_val
+from .evaluate.compare import choose_cell, hits_at
 from .evaluate.validation import validate, validation_set
 from .io import load_checkpoint, read_checkpoint, save_checkpoint, write_json
 from .jobs import side_by_side, threads_per_job
@@ -331,28 +332,39 @@ def variant_loss(recipe: PPCLRecipe, variant: str, lambdas: tuple[float, float] 
 def lambda_grid(run, progress: bool = True):
     """Table 1c: PPCL trained at every (λ_cyc, λ_tri) of the profile's grid on its first seed (for
     ``ablation.grid_epochs`` epochs when set, a shorter schedule than the compared models'), each
-    scored by +R+L rank-1 on that seed's **validation** split (its kept epoch). Returns
-    ``(chosen (λ_cyc, λ_tri), DataFrame)``; ties go to the paper's (10, 1) when it is among
-    them, else to the first cell in grid order. Computed once per run."""
+    scored by +R+L rank-1 on that seed's **validation** split (its kept epoch), and each cell's
+    paired interval against the recipe's own cell (the paper's (10, 1)). The cell is chosen by
+    ``ablation.lambda_rule`` (:func:`ppcl.evaluate.compare.choose_cell`): ``"clear"`` keeps the
+    recipe's cell unless another leads it with its interval above zero (one seed: the interval
+    resamples validation queries only, ``basis`` says so), ``"best"`` takes the highest rank-1.
+    Returns ``(chosen (λ_cyc, λ_tri), DataFrame)``. Computed once per run."""
     import pandas as pd
 
     if "lambda_grid" in run.memo:
         return run.memo["lambda_grid"]
     ab, seed = run.profile.ablation, run.profile.seed
-    rows = []
     cells = [{"variant": "ppcl", "seed": seed, "epochs": ab.grid_epochs or None, "lam_cyc": lc, "lam_tri": lt}
              for lc in ab.lam_cyc for lt in ab.lam_tri]
     trained = train_variants(run, cells, progress)  # every cell names its λ: no circle back to the choice
-    for cell, (_, h) in zip(cells, trained):
-        lc, lt = cell["lam_cyc"], cell["lam_tri"]
+    val = validation_for(run, seed)
+    rows, hits = [], {}
+    for cell, (model, h) in zip(cells, trained):
+        lam = (cell["lam_cyc"], cell["lam_tri"])
         e = best_epoch(h)
-        rows.append({"lam_cyc": lc, "lam_tri": lt, "val_rank1": 100 * e["val_rank1"], "val_mAP": 100 * e["val_mAP"],
-                     "kept_epoch": e["epoch"] + 1})
-    df = pd.DataFrame(rows)
-    top = df[df.val_rank1 == df.val_rank1.max()]
-    paper = top[(top.lam_cyc == 10.0) & (top.lam_tri == 1.0)]
-    best = (paper if len(paper) else top).iloc[0]
-    run.memo["lambda_grid"] = ((float(best.lam_cyc), float(best.lam_tri)), df.assign(chosen=lambda f: (f.lam_cyc == best.lam_cyc) & (f.lam_tri == best.lam_tri)))
+        scored = validate(model, val, ("+R+L",), device=run.device)["+R+L"]  # the kept epoch's weights
+        hits[lam] = hits_at(scored["per_query"])[None]  # (1 seed, queries)
+        rows.append({"lam_cyc": lam[0], "lam_tri": lam[1], "val_rank1": 100 * e["val_rank1"],
+                     "val_mAP": 100 * e["val_mAP"], "kept_epoch": e["epoch"] + 1})
+    own = (run.profile.ppcl.lam_cyc, run.profile.ppcl.lam_tri)  # in the grid unless the rule is "best" (profiles)
+    ref = own if own in hits else next(iter(hits))
+    chosen, vs = choose_cell(hits, ref, ab.lambda_rule)
+    nan = float("nan")
+    df = pd.DataFrame(rows).assign(
+        vs_recipe_rank1=[100 * vs[lam]["mean"] if own in hits else nan for lam in hits],
+        vs_recipe_low=[100 * vs[lam]["low"] if own in hits else nan for lam in hits],
+        vs_recipe_high=[100 * vs[lam]["high"] if own in hits else nan for lam in hits],
+        basis=[vs[lam]["basis"] for lam in hits], chosen=[lam == chosen for lam in hits])
+    run.memo["lambda_grid"] = ((float(chosen[0]), float(chosen[1])), df)
     return run.memo["lambda_grid"]
 
 

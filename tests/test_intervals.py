@@ -14,6 +14,7 @@ import pytest
 from scipy import stats
 
 from ppcl.evaluate.compare import (
+    choose_cell,
     crossed_bootstrap,
     differences,
     paired_bootstrap,
@@ -154,3 +155,52 @@ def test_seed_summary_spread_is_the_sample_std_in_percent():
     assert out.seeds == "0,1,2"
     assert out.rank1_mean == pytest.approx(30.0) and out.rank1_std == pytest.approx(10.0)
     assert out.mAP_std == pytest.approx(5.0)
+
+
+# ---- choosing a cell of Table 1c: a lead inside the noise moves nothing ---------------------------
+def _hits(n_queries: int, n_hits: int, n_seeds: int = 1, lost: int = 0) -> np.ndarray:
+    """``(seeds, queries)`` hits: queries ``lost`` to ``lost + n_hits - 1`` right. A cell with
+    ``lost > 0`` misses some of a ``lost = 0`` cell's hits and gets others it misses: two cells
+    that disagree both ways, as trained networks do."""
+    q = np.arange(n_queries)
+    return np.tile(((q >= lost) & (q < lost + n_hits)).astype(float), (n_seeds, 1))
+
+
+def test_a_small_lead_keeps_the_reference_cell_and_the_best_rule_takes_it():
+    # 35.0 vs 42.5 rank-1 on 120 queries, disagreeing on 33 of them: a 3-epoch grid cell's lead of the kit's runs
+    hits = {(10.0, 1.0): _hits(120, 42), (10.0, 10.0): _hits(120, 51, lost=12)}
+    chosen, vs = choose_cell(hits, (10.0, 1.0))
+    assert chosen == (10.0, 1.0)
+    assert vs[(10.0, 10.0)]["low"] < 0 < vs[(10.0, 10.0)]["high"]
+    assert vs[(10.0, 10.0)]["mean"] == pytest.approx(9 / 120)
+    assert choose_cell(hits, (10.0, 1.0), rule="best")[0] == (10.0, 10.0)
+
+
+def test_a_clear_lead_is_taken_and_the_highest_of_the_clear_cells_wins():
+    hits = {"paper": _hits(400, 100), "a": _hits(400, 180, lost=20), "b": _hits(400, 220, lost=20),
+            "c": _hits(400, 110, lost=20)}
+    chosen, vs = choose_cell(hits, "paper")
+    assert vs["a"]["low"] > 0 and vs["b"]["low"] > 0 and vs["c"]["low"] < 0 < vs["c"]["high"]
+    assert chosen == "b"
+
+
+def test_a_lead_on_one_seed_of_three_is_not_clear_once_seeds_count():
+    ref = _hits(400, 100, n_seeds=3)
+    other = ref.copy()
+    other[1, 100:220] = 1  # a large lead, but only seed 1's networks have it
+    chosen, vs = choose_cell({"paper": ref, "other": other}, "paper")
+    assert chosen == "paper" and vs["other"]["low"] < 0 and vs["other"]["query_low"] > 0
+
+
+def test_the_best_rule_breaks_ties_to_the_reference_then_to_the_first_cell():
+    hits = {"x": _hits(50, 20), "paper": _hits(50, 20), "y": _hits(50, 10)}
+    assert choose_cell(hits, "paper", rule="best")[0] == "paper"
+    assert choose_cell({"x": _hits(50, 20), "y": _hits(50, 20), "paper": _hits(50, 5)}, "paper", rule="best")[0] == "x"
+
+
+def test_choose_cell_refuses_an_unknown_rule_or_reference():
+    hits = {"paper": _hits(10, 5)}
+    with pytest.raises(ValueError, match=r"rule: expected one of \['clear', 'best'\]; found 'most'"):
+        choose_cell(hits, "paper", rule="most")
+    with pytest.raises(ValueError, match=r"reference: expected one of the cells \['paper'\]; found 'other'"):
+        choose_cell(hits, "other")

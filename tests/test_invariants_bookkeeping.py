@@ -428,3 +428,51 @@ def test_pad_is_applied_to_the_partial_side_only(monkeypatch):
                     [Record("/whole/0.jpg", 0), Record("/whole/1.jpg", 1)], has_cameras=False)
     protocols.evaluate_partial(FakeModel(), data, methods=("pad", "resize"))
     assert modes == [("partial", "pad"), ("whole", "resize"), ("partial", "resize"), ("whole", "resize")], modes
+
+
+# ---- Table 1c's choice: the grid's validation hits decide, by the profile's rule -----------------
+def _grid_run(rule: str):
+    from types import SimpleNamespace
+
+    from ppcl.profiles import load_profile
+    return SimpleNamespace(profile=load_profile("smoke", {"ablation": {"lambda_rule": rule}}), memo={},
+                           device=torch.device("cpu"))
+
+
+def _stub_grid(monkeypatch, hits: dict):
+    """``lambda_grid`` with each cell's validation hits given: no training, no images."""
+    from types import SimpleNamespace
+
+    def train_variants(run, cells, progress=True):
+        out = []
+        for c in cells:
+            h = hits[(c["lam_cyc"], c["lam_tri"])]
+            hist = SimpleNamespace(epochs=[{"epoch": 0, "val_rank1": float(np.mean(h)), "val_mAP": 0.5}])
+            out.append(((c["lam_cyc"], c["lam_tri"]), hist))  # the "model" names its cell
+        return out
+
+    def validate(model, val, methods, device="cpu"):
+        first = np.where(hits[model] > 0, 0, 5)
+        return {"+R+L": {"per_query": {"query": np.arange(len(first)), "first": first, "ap": first * 0.0}}}
+
+    monkeypatch.setattr(recipes, "train_variants", train_variants)
+    monkeypatch.setattr(recipes, "validation_for", lambda run, seed: {})
+    monkeypatch.setattr(recipes, "validate", validate)
+
+
+def test_lambda_grid_keeps_the_paper_cell_unless_a_lead_is_clear(monkeypatch):
+    q = np.arange(120)
+    paper = (q < 42).astype(float)
+    hits = {(1.0, 1.0): (q < 40).astype(float), (1.0, 10.0): (q < 30).astype(float), (10.0, 1.0): paper,
+            (10.0, 10.0): ((q >= 12) & (q < 63)).astype(float)}  # 42.5 vs 35.0, disagreeing on 33 queries
+    _stub_grid(monkeypatch, hits)
+    chosen, table = recipes.lambda_grid(_grid_run("clear"), progress=False)
+    assert chosen == (10.0, 1.0) and table.chosen.tolist() == [False, False, True, False]
+    assert list(table.columns) == ["lam_cyc", "lam_tri", "val_rank1", "val_mAP", "kept_epoch", "vs_recipe_rank1",
+                                   "vs_recipe_low", "vs_recipe_high", "basis", "chosen"]
+    row = table.set_index(["lam_cyc", "lam_tri"]).loc[(10.0, 10.0)]
+    assert row.vs_recipe_rank1 == pytest.approx(100 * 9 / 120) and row.vs_recipe_low < 0 < row.vs_recipe_high
+    assert (table.basis == "queries only (one seed)").all()
+    assert recipes.lambda_grid(_grid_run("best"), progress=False)[0] == (10.0, 10.0)  # the old rule: the top rank-1
+    hits[(1.0, 10.0)] = ((q >= 10) & (q < 110)).astype(float)  # 83.3 against 35.0: clear
+    assert recipes.lambda_grid(_grid_run("clear"), progress=False)[0] == (1.0, 10.0)

@@ -202,3 +202,39 @@ def verdict(row) -> str:
     if row["ci_high"] < 0:
         return "behind"
     return "not distinguishable"
+
+
+CELL_RULES = ("clear", "best")
+
+
+def choose_cell(hits: dict, reference, rule: str = "clear", n_boot: int = 5000, seed: int = 0,
+                level: float = 0.95) -> tuple[object, dict]:
+    """Choose a hyper-parameter cell (Table 1c's (λ_cyc, λ_tri)) from validation hits.
+
+    ``hits[cell]`` is a ``(seeds, queries)`` 0/1 array of rank-1 hits on one validation split
+    (the same queries for every cell); ``reference`` is the cell the recipe would use unchosen
+    (the paper's). ``rule="clear"``: the reference, unless some cell leads it with the interval
+    of :func:`training_interval` above zero, then the best such cell (highest mean; ties: the
+    first in ``hits``' order); a lead inside the noise moves nothing. ``rule="best"``: the highest
+    mean rank-1, ties to the reference, else to the first. Returns ``(chosen, {cell: interval})``
+    with each cell's :func:`training_interval` against the reference (fractions).
+
+    >>> import numpy as np
+    >>> ref = np.array([[1, 0, 1, 0, 1, 0, 1, 0]])
+    >>> hits = {"paper": ref, "other": np.array([[1, 1, 1, 0, 1, 0, 1, 0]])}  # one query more
+    >>> choose_cell(hits, "paper")[0], choose_cell(hits, "paper", rule="best")[0]
+    ('paper', 'other')
+    """
+    if rule not in CELL_RULES:
+        raise ValueError(f"rule: expected one of {list(CELL_RULES)}; found {rule!r}")
+    if reference not in hits:
+        raise ValueError(f"reference: expected one of the cells {list(hits)}; found {reference!r}")
+    mean = {c: float(np.mean(h)) for c, h in hits.items()}
+    vs = {c: training_interval(h, hits[reference], n_boot=n_boot, seed=seed, level=level) for c, h in hits.items()}
+    if rule == "best":
+        top = max(mean.values())
+        chosen = reference if mean[reference] == top else next(c for c in hits if mean[c] == top)
+    else:
+        clear = [c for c in hits if c != reference and vs[c]["low"] > 0]
+        chosen = max(clear, key=lambda c: mean[c]) if clear else reference  # max keeps the first of equals
+    return chosen, vs
