@@ -162,8 +162,8 @@ class AblationRecipe:
     lam_cyc: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0)  # Table 1c's rows
     lam_tri: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0)  # Table 1c's columns
     choose_lambdas: bool = True  # every PPCL model of the kit uses the cell chosen on validation
-    lambda_rule: str = "clear"  # "clear": the recipe's own cell (the paper's) unless another leads it on validation with
-                                # its interval above zero; "best": the highest validation rank-1 (ties to the recipe's)
+    lambda_rule: str = "clear"  # "clear": the recipe's own cell (the paper's; in the grid) unless another leads it on
+                                # validation with its interval above zero; "best": the highest validation rank-1
     ratios: tuple[float, ...] = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # Figure 5's query input ratios
     grid_ratios: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8)  # Table 1b's query and gallery ratios
     topk: int = 20  # +R+L re-ranks the top-K of +R on the Market-style sets
@@ -257,13 +257,11 @@ def _check_recipes(p: Profile) -> None:
     if p.ablation.lambda_rule not in CELL_RULES:
         raise refusal("ablation.lambda_rule", f"one of {list(CELL_RULES)}", repr(p.ablation.lambda_rule), "clear")
     own = (p.ppcl.lam_cyc, p.ppcl.lam_tri)
-    if p.ablation.choose_lambdas and p.ablation.lambda_rule == "clear":
-        for i, name in enumerate(("lam_cyc", "lam_tri")):
-            axis = getattr(p.ablation, name)
-            if own[i] not in axis:
-                raise refusal(f"ablation.{name}", f"a grid holding the recipe's own ppcl.{name} = {own[i]} (the 'clear' "
-                              "rule keeps the recipe's cell unless another leads it on validation)", list(axis),
-                              sorted({*axis, own[i]}))
+    for i, name in enumerate(("lam_cyc", "lam_tri")):
+        axis = getattr(p.ablation, name)
+        if p.ablation.choose_lambdas and own[i] not in axis:
+            raise refusal(f"ablation.{name}", f"a grid holding the recipe's own ppcl.{name} = {own[i]} (the cell the "
+                          "others are compared with on validation)", list(axis), sorted({*axis, own[i]}))
     for name in ("ratios", "grid_ratios"):
         ratios = getattr(p.ablation, name)
         if not ratios or not all(0 < x <= 1 for x in ratios):

@@ -20,18 +20,16 @@ resize     the kit's Resize baseline: partial views resized in training too, no 
 +R         GLRec's rectified views, no CRLoc (the +R control, trained as its own model)
 triplet    +R+L with PP-Triplet only (λ_cyc = 0)
 cycle      +R+L with PP-Cycle only (λ_tri = 0)
-ppcl       both constraints (the profile's λ_cyc, λ_tri)
+ppcl       both constraints (the λ_cyc, λ_tri of Table 1c's choice, :func:`lambda_grid`)
 ========== ================================================================================
 
-Each is kept at its best epoch on a validation split of the training identities, drawn with
-the variant's seed; no choice is made on a test set.
+Each is kept at its best validation epoch (training identities; never a test set).
 
 **Domains.** ``train_glrec``, ``train_split``, ``validation_for`` and ``train_variant`` take
 ``domain="reid"`` (the default: Market-style training images, the profile's ``glrec`` and
 ``ppcl`` recipes) or ``domain="face"`` (§5: CASIA-WebFace-layout images, the profile's
-``faces`` recipe and ``faces.glrec``, the face backbone). Both go through the same training
-loop, validation and store; face models are keyed and named apart (``face-glrec-<key>``,
-``face-<variant>-s<seed>-<key>``). The face PPCL variant uses the ``faces`` recipe's own
+``faces`` recipe and ``faces.glrec``, the face backbone), through one training loop,
+validation and store; face models are named apart (``face-glrec-<key>``, ``face-<variant>-s<seed>-<key>``). The face PPCL variant uses the ``faces`` recipe's own
 (λ_cyc, λ_tri) (the re-ID grid of Table 1c is not re-run on faces).
 """
 from __future__ import annotations
@@ -74,7 +72,8 @@ VARIANTS: dict[str, dict] = {
 _TRAINING_CODE = ("algorithm.py", "losses.py", "geometry.py", "pretrain.py", "recipes.py", "train.py", "models",
                   "data/common.py", "data/framing.py", "data/partial.py", "data/samplers.py", "data/transforms.py",
                   "data/datasets.py", "data/splits.py", "jobs.py",
-                  "evaluate/engine.py", "evaluate/pairwise.py", "evaluate/rank.py", "evaluate/validation.py")
+                  "evaluate/engine.py", "evaluate/pairwise.py", "evaluate/rank.py", "evaluate/validation.py",
+                  "evaluate/compare.py")  # compare: Table 1c's choice of the λ every PPCL model trains with
 
 
 def code_version() -> str:
@@ -330,13 +329,10 @@ def variant_loss(recipe: PPCLRecipe, variant: str, lambdas: tuple[float, float] 
 
 
 def lambda_grid(run, progress: bool = True):
-    """Table 1c: PPCL trained at every (λ_cyc, λ_tri) of the profile's grid on its first seed (for
-    ``ablation.grid_epochs`` epochs when set, a shorter schedule than the compared models'), each
-    scored by +R+L rank-1 on that seed's **validation** split (its kept epoch), and each cell's
-    paired interval against the recipe's own cell (the paper's (10, 1)). The cell is chosen by
-    ``ablation.lambda_rule`` (:func:`ppcl.evaluate.compare.choose_cell`): ``"clear"`` keeps the
-    recipe's cell unless another leads it with its interval above zero (one seed: the interval
-    resamples validation queries only, ``basis`` says so), ``"best"`` takes the highest rank-1.
+    """Table 1c: PPCL trained at every (λ_cyc, λ_tri) of the grid on the first seed (for
+    ``ablation.grid_epochs`` epochs when set), each scored by +R+L rank-1 on that seed's
+    **validation** split (its kept epoch) with its paired interval against the recipe's own cell
+    (the paper's (10, 1)); the cell chosen by ``ablation.lambda_rule`` (:func:`choose_cell`).
     Returns ``(chosen (λ_cyc, λ_tri), DataFrame)``. Computed once per run."""
     import pandas as pd
 
@@ -346,24 +342,16 @@ def lambda_grid(run, progress: bool = True):
     cells = [{"variant": "ppcl", "seed": seed, "epochs": ab.grid_epochs or None, "lam_cyc": lc, "lam_tri": lt}
              for lc in ab.lam_cyc for lt in ab.lam_tri]
     trained = train_variants(run, cells, progress)  # every cell names its λ: no circle back to the choice
-    val = validation_for(run, seed)
-    rows, hits = [], {}
+    val, rows, hits = validation_for(run, seed), [], {}
     for cell, (model, h) in zip(cells, trained):
-        lam = (cell["lam_cyc"], cell["lam_tri"])
-        e = best_epoch(h)
-        scored = validate(model, val, ("+R+L",), device=run.device)["+R+L"]  # the kept epoch's weights
-        hits[lam] = hits_at(scored["per_query"])[None]  # (1 seed, queries)
+        lam, e = (cell["lam_cyc"], cell["lam_tri"]), best_epoch(h)
+        hits[lam] = hits_at(validate(model, val, ("+R+L",), device=run.device)["+R+L"]["per_query"])[None]
         rows.append({"lam_cyc": lam[0], "lam_tri": lam[1], "val_rank1": 100 * e["val_rank1"],
                      "val_mAP": 100 * e["val_mAP"], "kept_epoch": e["epoch"] + 1})
-    own = (run.profile.ppcl.lam_cyc, run.profile.ppcl.lam_tri)  # in the grid unless the rule is "best" (profiles)
-    ref = own if own in hits else next(iter(hits))
-    chosen, vs = choose_cell(hits, ref, ab.lambda_rule)
-    nan = float("nan")
-    df = pd.DataFrame(rows).assign(
-        vs_recipe_rank1=[100 * vs[lam]["mean"] if own in hits else nan for lam in hits],
-        vs_recipe_low=[100 * vs[lam]["low"] if own in hits else nan for lam in hits],
-        vs_recipe_high=[100 * vs[lam]["high"] if own in hits else nan for lam in hits],
-        basis=[vs[lam]["basis"] for lam in hits], chosen=[lam == chosen for lam in hits])
+    chosen, vs = choose_cell(hits, (run.profile.ppcl.lam_cyc, run.profile.ppcl.lam_tri), ab.lambda_rule)
+    df = pd.DataFrame(rows).assign(**{f"vs_recipe_{k}": [100 * vs[lam][v] for lam in hits]
+                                      for k, v in (("rank1", "mean"), ("low", "low"), ("high", "high"))},
+                                   basis=[vs[lam]["basis"] for lam in hits], chosen=[lam == chosen for lam in hits])
     run.memo["lambda_grid"] = ((float(chosen[0]), float(chosen[1])), df)
     return run.memo["lambda_grid"]
 
