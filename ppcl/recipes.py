@@ -28,9 +28,9 @@ Each is kept at its best validation epoch (training identities; never a test set
 **Domains.** ``train_glrec``, ``train_split``, ``validation_for`` and ``train_variant`` take
 ``domain="reid"`` (the default: Market-style training images, the profile's ``glrec`` and
 ``ppcl`` recipes) or ``domain="face"`` (§5: CASIA-WebFace-layout images, the profile's
-``faces`` recipe and ``faces.glrec``, the face backbone), through one training loop,
-validation and store; face models are named apart (``face-glrec-<key>``, ``face-<variant>-s<seed>-<key>``). The face PPCL variant uses the ``faces`` recipe's own
-(λ_cyc, λ_tri) (the re-ID grid of Table 1c is not re-run on faces).
+``faces`` recipe, ``faces.glrec``, the face backbone), through one loop, validation and store;
+face models are named apart (``face-glrec-<key>``, ``face-<variant>-s<seed>-<key>``) and use the
+``faces`` recipe's own (λ_cyc, λ_tri) (Table 1c's grid is not re-run on faces).
 """
 from __future__ import annotations
 
