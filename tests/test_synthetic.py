@@ -96,6 +96,19 @@ def test_different_seed_gives_different_data(tmp_path):
     assert images0 and images1 and not images0 & images1
 
 
+def test_a_larger_verdict_draw_keeps_the_smaller_one_and_changes_nothing_else(tmp_path):
+    # The verdict draws' sizes are chosen for the intervals' width: a larger one must add people, not
+    # redraw them, and must leave the training, validation and paper-size sets byte for byte as they were.
+    small = file_hashes(S.generate(tmp_path / "s", MINI, progress=False))
+    large = file_hashes(S.generate(tmp_path / "l", replace(MINI, n_ilids_ids_large=MINI.n_ilids_ids_large + 3),
+                                   progress=False))
+    lists = {f"{S.LARGE_DIR}/{S.ILIDS_DIR}/{n}" for n in ("Probe.txt", "Gallery.txt")} | {S.META_NAME}
+    assert {p for p in small if small[p] != large.get(p)} == lists  # every image of the small draw is kept
+    added = sorted(set(large) - set(small))  # three people: a probe, a gallery image and the probe's source each
+    where = (f"{S.LARGE_DIR}/{S.ILIDS_DIR}/", f"{S.SOURCES_DIR}/{S.LARGE_DIR}/{S.ILIDS_DIR}/")
+    assert len(added) == 3 * 3 and all(p.startswith(where) for p in added)
+
+
 def test_config_key_is_stable_and_sensitive():
     assert S.SyntheticConfig().key() == S.SYNTHETIC.key()
     assert len(S.SMOKE.key()) == 10
