@@ -75,3 +75,67 @@ def test_the_fused_method_needs_a_weight(tmp_path):
     data = load_partial_reid(build_partial_reid(tmp_path).root)
     with pytest.raises(ValueError, match="fusion weight"):
         evaluate_partial(tiny_ppcl(), data, methods=("+R+L+G",))
+
+
+# --- larger draws scored in folds of the real set's size ------------------------------------------
+
+
+def _folded_case(seed: int = 0):
+    """Six identities, two partial and two holistic images each, in folds of two; random distances."""
+    from ppcl.data.common import Record
+
+    pids = [p for p in range(1, 7) for _ in range(2)]
+    partial = [Record(f"p{i}.jpg", p, None) for i, p in enumerate(pids)]
+    holistic = [Record(f"h{i}.jpg", p, None) for i, p in enumerate(pids)]
+    d = torch.rand(len(partial), len(holistic), generator=torch.Generator().manual_seed(seed))
+    return d, partial, holistic, {p: (p - 1) // 2 for p in range(1, 7)}
+
+
+@pytest.mark.parametrize("direction", ["query", "gallery"])
+def test_folds_rank_each_query_in_its_own_fold_exactly_as_the_folds_scored_apart(direction):
+    d, partial, holistic, folds = _folded_case()
+    pooled = partial_rank(d, partial, holistic, direction, folds)
+    firsts, aps = [], []
+    for f in range(3):  # each fold as a set of its own
+        pi = [i for i, r in enumerate(partial) if folds[r.pid] == f]
+        hi = [j for j, r in enumerate(holistic) if folds[r.pid] == f]
+        alone = partial_rank(d[pi][:, hi], [partial[i] for i in pi], [holistic[j] for j in hi], direction)
+        firsts += alone["per_query"]["first"].tolist()
+        aps += alone["per_query"]["ap"].tolist()
+    assert pooled["per_query"]["first"].tolist() == firsts
+    assert np.allclose(pooled["per_query"]["ap"], aps) and np.isclose(pooled["mAP"], np.mean(aps))
+    assert np.isclose(pooled["rank1"], np.mean(np.array(firsts) == 0))
+    assert pooled["num_valid_queries"] == len(partial if direction == "query" else holistic)
+
+
+def test_an_impostor_of_another_fold_cannot_take_rank_1():
+    d, partial, holistic, folds = _folded_case()
+    same = torch.tensor([[p.pid == h.pid for h in holistic] for p in partial])
+    d = torch.where(same, 1.0 + d, torch.full_like(d, 2.0))  # every genuine pair nearer than any impostor ...
+    d[:, 0] = 0.0  # ... but identity 1's first holistic image (fold 0) is everyone's nearest
+    plain = partial_rank(d, partial, holistic, "query")
+    assert np.isclose(plain["rank1"], 2 / 12)  # only identity 1's own queries are right
+    assert np.isclose(partial_rank(d, partial, holistic, "query", folds)["rank1"], 10 / 12)  # identity 2 (fold 0) wrong
+
+
+def test_identity_folds_cut_the_draw_into_real_size_folds():
+    from ppcl.data.sources import identity_folds
+
+    f = identity_folds(list(range(10, 605)), 119)  # the synthetic Partial-iLIDS draw: 595 people, real set 119
+    assert sorted(set(f.values())) == [0, 1, 2, 3, 4] and all(list(f.values()).count(k) == 119 for k in range(5))
+    assert list(f.values()) == sorted(f.values())  # consecutive: a larger draw's first folds are a smaller draw's
+    g = identity_folds(list(range(12)), 5)  # round(12 / 5) = 2 folds of 6
+    assert [list(g.values()).count(k) for k in (0, 1)] == [6, 6]
+    assert set(identity_folds([1, 2], 119).values()) == {0}  # smaller than the real set: one gallery
+    with pytest.raises(ValueError, match="fold_ids"):
+        identity_folds([1, 2], 0)
+
+
+def test_a_folded_set_refuses_a_top_k_over_the_whole_draw(tmp_path):
+    data = load_partial_reid(build_partial_reid(tmp_path).root)
+    folds = {p: i % 2 for i, p in enumerate(sorted({r.pid for r in data.gallery}))}
+    folded = dataclasses.replace(data, info={**data.info, "folds": folds})
+    with pytest.raises(ValueError, match="topk"):
+        evaluate_partial(tiny_ppcl(), folded, methods=("+R+L",), topk=1)
+    out = evaluate_partial(tiny_ppcl(), folded, methods=("+R",))
+    assert out["+R"]["query"]["num_valid_queries"] == len(data.query)

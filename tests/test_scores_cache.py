@@ -33,3 +33,21 @@ def test_ranks_are_read_back_only_for_the_same_weights(tmp_path, monkeypatch):
         next(model.parameters()).add_(1.0)
     scored(model, "set", data, ("+R+L",), None, None, "cpu", cache=tmp_path / "c")
     assert len(calls) == 3  # changed weights
+
+
+def test_ranks_within_folds_are_not_read_for_one_gallery(tmp_path, monkeypatch):
+    import dataclasses
+
+    (tmp_path / "d").mkdir()
+    data = _partial_set(tmp_path / "d")
+    model = guard_model().eval()
+    scored(model, "set", data, ("+R",), None, None, "cpu", cache=tmp_path / "c", reuse=False)
+    folds = {p: i % 2 for i, p in enumerate(sorted({r.pid for r in data.gallery}))}
+    folded = dataclasses.replace(data, info={**data.info, "folds": folds})
+    calls = []
+    real = suite.evaluate_partial
+    monkeypatch.setattr(suite, "evaluate_partial", lambda *a, **k: calls.append(a) or real(*a, **k))
+    scored(model, "set", folded, ("+R",), None, None, "cpu", cache=tmp_path / "c")
+    assert len(calls) == 1  # scored in its folds, not read from the one-gallery ranks
+    scored(model, "set", folded, ("+R",), None, None, "cpu", cache=tmp_path / "c")
+    assert len(calls) == 1  # and then read back

@@ -86,6 +86,18 @@ def test_same_seed_gives_byte_identical_files_in_any_order(smoke, tmp_path):
     assert a == b
 
 
+def test_the_larger_draws_are_read_with_folds_of_the_real_sets_size(smoke):
+    from ppcl.data.sources import load_datasets
+
+    sets = load_datasets(smoke, ["partial_reid_large", "partial_ilids_large"])
+    ilids, reid = sets["partial_ilids_large"].info["folds"], sets["partial_reid_large"].info["folds"]
+    assert S.SMOKE.n_ilids_ids == 6 and len(ilids) == S.SMOKE.n_ilids_ids_large == 10  # round(10 / 6) = 2 folds of 5
+    assert sorted(ilids.values()) == [0] * 5 + [1] * 5
+    assert set(reid.values()) == {0} and len(reid) == S.SMOKE.n_partial_reid_ids_large  # round(8 / 6) = 1
+    assert set(ilids) == {r.pid for r in sets["partial_ilids_large"].query}
+    assert "folds" not in load_datasets(smoke, ["partial_ilids"])["partial_ilids"].info  # the real-size set: one gallery
+
+
 def test_different_seed_gives_different_data(tmp_path):
     d0 = S.generate(tmp_path, MINI, progress=False)
     d1 = S.generate(tmp_path, replace(MINI, seed=1), progress=False)

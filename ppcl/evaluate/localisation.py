@@ -135,8 +135,9 @@ def ruler(model: PPCL, data: ReIDData, bodies: dict[str, Body] | None, regions: 
             d, boxes = scored[m]["distmat"], scored[m]["boxes"]
         else:
             d, boxes = region_boxes_and_distances(model, part, whole, region, truth, device)
-        entry = {"query": partial_rank(d, data.query, data.gallery, "query"),
-                 "gallery": partial_rank(d, data.query, data.gallery, "gallery"),
+        folds = data.info.get("folds")
+        entry = {"query": partial_rank(d, data.query, data.gallery, "query", folds),
+                 "gallery": partial_rank(d, data.query, data.gallery, "gallery", folds),
                  "area": (boxes[..., 0] * boxes[..., 1])[genuine]}
         if truth is not None:
             entry["iou"] = box_iou(t_to_box(boxes[genuine]), t_to_box(truth[genuine]))

@@ -30,11 +30,24 @@ def require_no_cameras(data: ReIDData) -> None:
         )
 
 
-def partial_rank(distmat: Tensor, partial: Sequence[Record], holistic: Sequence[Record], direction: str) -> dict:
+def partial_rank(distmat: Tensor, partial: Sequence[Record], holistic: Sequence[Record], direction: str,
+                 folds: dict[int, int] | None = None) -> dict:
     """Rank a ``(partial, holistic)`` distance matrix with partial images as ``direction``
-    ("query": Table 2, "gallery": Table 3). No camera ids are ever used."""
+    ("query": Table 2, "gallery": Table 3). No camera ids are ever used. With ``folds`` (identity
+    -> fold, a larger draw's :func:`ppcl.data.sources.identity_folds`) each query is ranked
+    against its own fold's gallery only, and the folds' queries are pooled.
+
+    >>> d = torch.tensor([[0.5, 0.1], [0.9, 0.2]])  # partial 1 and 2; holistic 1 and 2
+    >>> p, h = [Record("a", 1, None), Record("b", 2, None)], [Record("c", 1, None), Record("d", 2, None)]
+    >>> partial_rank(d, p, h, "query")["rank1"], partial_rank(d, p, h, "query", folds={1: 0, 2: 1})["rank1"]
+    (0.5, 1.0)
+    """
     p_pids = [r.pid for r in partial]
     h_pids = [r.pid for r in holistic]
+    if folds:
+        pf = torch.tensor([folds[p] for p in p_pids])
+        hf = torch.tensor([folds[p] for p in h_pids])
+        distmat = distmat.masked_fill(pf[:, None] != hf[None, :], float("inf"))
     if direction == "query":
         return rank(distmat, p_pids, h_pids)
     if direction == "gallery":
@@ -71,6 +84,11 @@ def evaluate_partial(
     import time
 
     require_no_cameras(data)
+    folds = data.info.get("folds")
+    if folds and topk and topk < len(data.gallery):
+        raise ValueError(f"{data.root}: a larger draw is scored in folds (each query against its fold's gallery); "
+                         f"expected topk 0 or None (every pair), as a top-{topk} over the whole draw would re-rank "
+                         f"other folds' images; found topk={topk}")
     if "+R+L+G" in methods and fuse is None:
         raise ValueError("+R+L+G needs the fusion weight `fuse` (choose it on a validation split)")
     out: dict[str, dict] = {}
@@ -102,7 +120,7 @@ def evaluate_partial(
             d = distance_matrix(model, part, whole, m, anchor="query", topk=topk, device=device, progress=progress,
                                 boxes=kept)
             dist_s = time.perf_counter() - t0
-        out[m] = {"query": partial_rank(d, data.query, data.gallery, "query"),
-                  "gallery": partial_rank(d, data.query, data.gallery, "gallery"), "distmat": d,
+        out[m] = {"query": partial_rank(d, data.query, data.gallery, "query", folds),
+                  "gallery": partial_rank(d, data.query, data.gallery, "gallery", folds), "distmat": d,
                   "encoded": (part, whole), "seconds": {"encode": enc_s, "distance": dist_s}, **kept}
     return out

@@ -80,7 +80,8 @@ def scored(model: PPCL, ds: str, data: ReIDData, methods: Sequence[str], topk: i
 
     paths = {}
     if cache is not None:
-        stem = f"{fingerprint(model)}-{ds}-{len(data.query)}x{len(data.gallery)}-k{topk or 0}"
+        folds = len(set(data.info.get("folds", {}).values())) or 1  # ranks within folds are other ranks
+        stem = f"{fingerprint(model)}-{ds}-{len(data.query)}x{len(data.gallery)}-f{folds}-k{topk or 0}"
         paths = {m: Path(cache) / f"ranks-{stem}-{m}{f'-w{fuse}' if m == '+R+L+G' else ''}.json" for m in methods}
         if reuse and all(p.is_file() for p in paths.values()):
             import json
@@ -121,7 +122,8 @@ def score_seed(models: dict[str, PPCL], data: dict[str, ReIDData], seed: int, me
 
 def test_set_sizes(sets: dict[str, ReIDData], verdict: Sequence[str] = ()):
     """One row per partial test set: ``set`` (its label), ``used for`` (the paper-style tables or
-    the kit's verdicts), ``identities``, ``partial images``, ``holistic images``."""
+    the kit's verdicts), ``identities``, ``partial images``, ``holistic images`` and ``folds`` (the
+    galleries a larger draw is scored in, each query against its own fold's; 1: one gallery)."""
     import pandas as pd
 
     rows = []
@@ -129,7 +131,8 @@ def test_set_sizes(sets: dict[str, ReIDData], verdict: Sequence[str] = ()):
         use = "Tables 2 and 3, and the verdicts" if name in verdict and name in ("partial_reid", "partial_ilids") else (
             "the verdicts" if name in verdict else "Tables 2 and 3 (paper-style)")
         rows.append({"set": DATASETS.get(name, name), "used for": use, "identities": len({r.pid for r in d.query}),
-                     "partial images": len(d.query), "holistic images": len(d.gallery)})
+                     "partial images": len(d.query), "holistic images": len(d.gallery),
+                     "folds": len(set(d.info.get("folds", {}).values())) or 1})
     return pd.DataFrame(rows)
 
 
