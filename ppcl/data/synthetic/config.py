@@ -58,10 +58,10 @@ class SyntheticConfig:
     way into ``large/`` in the same layouts: the real-size sets give the paper-style Tables 2 and
     3, the larger ones the kit's verdicts. The defaults give both verdict sets about 600 partial
     images: Partial-REID 2x its people (120 x 5 images), Partial-iLIDS 5x (595 x 1), so each
-    setting's paired interval has about the same query-sampling part (a 238-query draw left the
-    Partial-iLIDS intervals about 1.6x wider). They are scored in folds of the real-size set's
-    people (:func:`ppcl.data.sources.identity_folds`), so a larger draw adds queries to the same
-    task rather than enlarging the gallery. The pools are drawn in order, so a larger draw
+    setting's paired interval has about the same query-sampling part (it shrinks as one over the
+    square root of the queries). They are scored in folds of the real-size set's people
+    (:func:`ppcl.data.sources.identity_folds`), so a larger draw adds queries to the same task
+    rather than enlarging the gallery. The pools are drawn in order, so a larger draw
     keeps a smaller one's people and images and adds others; every other set is unchanged.
     Every pairwise CRLoc distance is scored, so the evaluation grows with the square of the size.
 
