@@ -70,7 +70,7 @@ def identity_folds(pids: Sequence[int], fold_ids: int) -> dict[int, int]:
     ``round(len(pids) / fold_ids)`` consecutive folds whose sizes differ by at most one.
 
     Rank-1 depends on the gallery's size: one gallery of 595 people is another, harder task than
-    the real Partial-iLIDS' 119 (the kit's rank-1 fell from 15-18% to 9-11% when the draw went
+    the real Partial-iLIDS' 119 (the kit's rank-1 fell from 12.7-18.3% to 8.1-10.9% when the draw went
     from 238 to 595 people in one gallery). Scored fold by fold, each query ranks only its
     fold's gallery, a set of the real set's size, and the folds' queries are pooled: more
     queries for the same task (:func:`ppcl.evaluate.protocols.partial_rank`).
