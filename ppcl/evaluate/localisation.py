@@ -126,6 +126,7 @@ def ruler(model: PPCL, data: ReIDData, bodies: dict[str, Body] | None, regions: 
     p_bodies, h_bodies = bodies_of(data.query, bodies), bodies_of(data.gallery, bodies)
     truth = true_regions(p_bodies, h_bodies, model.crloc.cfg.min_scale) if p_bodies and h_bodies else None
     genuine = torch.tensor([r.pid for r in data.query])[:, None] == torch.tensor([r.pid for r in data.gallery])[None, :]
+    folds = data.info.get("folds")
     out: dict = {}
     for region in regions:
         if region == "true" and truth is None:
@@ -135,7 +136,6 @@ def ruler(model: PPCL, data: ReIDData, bodies: dict[str, Body] | None, regions: 
             d, boxes = scored[m]["distmat"], scored[m]["boxes"]
         else:
             d, boxes = region_boxes_and_distances(model, part, whole, region, truth, device)
-        folds = data.info.get("folds")
         entry = {"query": partial_rank(d, data.query, data.gallery, "query", folds),
                  "gallery": partial_rank(d, data.query, data.gallery, "gallery", folds),
                  "area": (boxes[..., 0] * boxes[..., 1])[genuine]}

@@ -30,6 +30,12 @@ def require_no_cameras(data: ReIDData) -> None:
         )
 
 
+def fold_count(data: ReIDData) -> int:
+    """How many galleries ``data`` is scored in: its ``info["folds"]`` (a larger draw's
+    :func:`ppcl.data.sources.identity_folds`), or 1."""
+    return len(set(data.info.get("folds", {}).values())) or 1
+
+
 def partial_rank(distmat: Tensor, partial: Sequence[Record], holistic: Sequence[Record], direction: str,
                  folds: dict[int, int] | None = None) -> dict:
     """Rank a ``(partial, holistic)`` distance matrix with partial images as ``direction``

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ..data.common import ReIDData
 from ..models.ppcl import PPCL
-from .protocols import evaluate_partial
+from .protocols import evaluate_partial, fold_count
 
 
 @dataclass(frozen=True)
@@ -80,8 +80,8 @@ def scored(model: PPCL, ds: str, data: ReIDData, methods: Sequence[str], topk: i
 
     paths = {}
     if cache is not None:
-        folds = len(set(data.info.get("folds", {}).values())) or 1  # ranks within folds are other ranks
-        stem = f"{fingerprint(model)}-{ds}-{len(data.query)}x{len(data.gallery)}-f{folds}-k{topk or 0}"
+        # ranks within folds are other ranks
+        stem = f"{fingerprint(model)}-{ds}-{len(data.query)}x{len(data.gallery)}-f{fold_count(data)}-k{topk or 0}"
         paths = {m: Path(cache) / f"ranks-{stem}-{m}{f'-w{fuse}' if m == '+R+L+G' else ''}.json" for m in methods}
         if reuse and all(p.is_file() for p in paths.values()):
             import json
@@ -132,7 +132,7 @@ def test_set_sizes(sets: dict[str, ReIDData], verdict: Sequence[str] = ()):
             "the verdicts" if name in verdict else "Tables 2 and 3 (paper-style)")
         rows.append({"set": DATASETS.get(name, name), "used for": use, "identities": len({r.pid for r in d.query}),
                      "partial images": len(d.query), "holistic images": len(d.gallery),
-                     "folds": len(set(d.info.get("folds", {}).values())) or 1})
+                     "folds": fold_count(d)})
     return pd.DataFrame(rows)
 
 
