@@ -25,7 +25,7 @@ $(VENV)/.installed: pyproject.toml
 
 ## The main job: every notebook under $(PROFILE), headless, outputs in $(OUT).
 reproduce: install
-	$(PY) -m ppcl.reproduce --profile $(PROFILE) --out $(OUT)
+	$(PY) -m ppcl.pipeline.reproduce --profile $(PROFILE) --out $(OUT)
 
 ## Unit tests, the package's doctests, then every notebook re-executed under the smoke profile by nbval (in a fresh run folder).
 test: install
@@ -56,7 +56,7 @@ benchmark: install
 ## The device check: every notebook under the paper profile's networks on a real-layout tree, on CUDA with AMP,
 ## cut to about 6 minutes of one GPU; writes runs/device-check/device-check.json (make test runs it shrunk on the CPU).
 gpu-check: install
-	$(PY) -m ppcl.devicecheck --out runs/device-check
+	$(PY) -m ppcl.pipeline.devicecheck --out runs/device-check
 
 clean:
 	rm -rf runs .pytest_cache

@@ -48,7 +48,7 @@ from ppcl.evaluate.rank import rank
 from ppcl.io import write_json
 from ppcl.models import build_ppcl
 from ppcl.models.backbone import gap
-from ppcl.profiles import load_profile
+from ppcl.pipeline.profiles import load_profile
 
 
 def timed(fn, device, min_reps: int = 5, max_reps: int = 15, spread: float = 0.1) -> dict:
@@ -379,7 +379,7 @@ def trained_model(run_folder: Path, seed: int):
 def case_trained(run_folder: Path, topk: int, device) -> dict:
     """With a finished run: rank-1 on its Partial-REID set of full pairwise vs top-K (PPCL, first seed)."""
     from ppcl.evaluate.protocols import evaluate_partial
-    from ppcl.run import setup
+    from ppcl.pipeline.run import setup
 
     state = json.loads((run_folder / "run.json").read_text())["parameters"]
     run = setup(state["profile"], state["overrides"], data_root=state["data_root"], cache_dir=state["cache_dir"],
@@ -401,7 +401,7 @@ def run_estimate(name: str, profile, device, info: dict, args) -> int:
     if profile.source == "real":
         sizes, where = est.Sizes.published(), "the real datasets' published sizes"
     else:
-        from ppcl.run import setup
+        from ppcl.pipeline.run import setup
 
         sizes, where = est.Sizes.of_run(setup(name, progress=False, style=False)), "the generated datasets' sizes"
     work = est.notebook_work(profile, sizes)

@@ -1,7 +1,7 @@
 """Config dataclasses from plain dicts, and back: the one schema of every parameter.
 
 Each component's frozen dataclass (``GLRecConfig``, ``BackboneConfig``, ``CRLocConfig``,
-``PPCLLossConfig``, the training recipes in :mod:`ppcl.profiles`) *is* the schema. Profiles,
+``PPCLLossConfig``, the training recipes in :mod:`ppcl.pipeline.profiles`) *is* the schema. Profiles,
 ``--set`` overrides, papermill parameters and checkpoint architectures are plain dicts (TOML and
 JSON have no tuples); :func:`from_dict` turns one into its dataclass, converting lists to
 tuples and nested dicts to nested dataclasses, and refuses a key the dataclass has no field

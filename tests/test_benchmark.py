@@ -40,7 +40,7 @@ def test_the_benchmark_runs_and_counts_work_in_the_methods_order(tmp_path, capsy
 
 import estimate as est  # noqa: E402
 
-from ppcl.profiles import load_profile  # noqa: E402
+from ppcl.pipeline.profiles import load_profile  # noqa: E402
 
 
 def _steps(work, nb):

@@ -10,7 +10,7 @@ import torch
 from ppcl.algorithm import PPCLLossConfig, train_ppcl
 from ppcl.evaluate.engine import distance_matrix, encode
 from ppcl.evaluate.validation import validation_set
-from ppcl.recipes import validation_callback
+from ppcl.pipeline.training import validation_callback
 
 from tests.test_ppcl import tiny_ppcl
 from tests.test_validation import _records

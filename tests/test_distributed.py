@@ -27,7 +27,7 @@ def test_two_gloo_processes_train_identical_replicas(tmp_path):
     ckpt = tmp_path / "ppcl.pt"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
-           "-m", "ppcl.distributed", "--profile", "paper", "--data-root", str(root), "--out", str(ckpt)]
+           "-m", "ppcl.pipeline.distributed", "--profile", "paper", "--data-root", str(root), "--out", str(ckpt)]
     for s in SETS:
         cmd += ["--set", s]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)

@@ -7,8 +7,8 @@ import torch
 from ppcl.evaluate.engine import batch_for_memory, distance_matrix, encode, encode_dtype
 from ppcl.evaluate.rank import rank
 from ppcl.evaluate.validation import validation_set
-from ppcl.recipes import train_variant
-from ppcl.run import setup
+from ppcl.pipeline.training import train_variant
+from ppcl.pipeline.run import setup
 
 # The stated tolerance of bf16 encoding against fp32 on the smoke model's 50 simulated partial
 # queries (one query is 2 rank-1 points): at most one query changes its rank-1 verdict, mAP moves

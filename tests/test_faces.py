@@ -10,12 +10,12 @@ from PIL import Image
 from ppcl.algorithm import PPCLObjective, PPCLLossConfig
 from ppcl.data.common import FaceData, Record
 from ppcl.evaluate.engine import distance_matrix, encode, region_descriptor
-from ppcl.evaluate.faces import (FACE_METHODS, evaluate_faces, euclidean, load_partial_lfw, partial_lfw_manifest,
+from ppcl.pipeline.experiments.faces import (FACE_METHODS, evaluate_faces, euclidean, load_partial_lfw, partial_lfw_manifest,
                                  roc_table, score_faces_seed, table4, table4_beside_paper)
 from ppcl.geometry import crop
 from ppcl.models import Backbone, build_ppcl, ppcl_from_checkpoint
 from ppcl.models.backbone import gap
-from ppcl.profiles import load_profile
+from ppcl.pipeline.profiles import load_profile
 from tests.test_ppcl import tiny_ppcl
 
 FACE = {"model": "FaceBackbone", "width": 4, "input_size": [64, 64], "embedding_dim": 16, "num_classes": 8,
@@ -164,7 +164,7 @@ def test_a_typo_or_an_inconsistency_in_faces_is_refused(override, message):
 
 
 def test_the_paper_profile_test_shrinks_the_faces_section_to_smoke():
-    from ppcl.reproduce import parse_overrides
+    from ppcl.pipeline.reproduce import parse_overrides
     from tests.test_paper_profile import shrink_to_smoke
 
     sets = shrink_to_smoke()

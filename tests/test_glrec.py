@@ -157,8 +157,8 @@ def test_exactly_one_gate_candidate_is_marked_in_use_when_float32_cannot_hold_it
     gate table marks exactly that candidate (a run on another float order chose 0.35 and marked none)."""
     import dataclasses
 
-    import ppcl.recipes as recipes
-    from ppcl.profiles import GLRecRecipe
+    import ppcl.pipeline.training as recipes
+    from ppcl.pipeline.profiles import GLRecRecipe
 
     eta = torch.tensor([0.36, 0.5, 0.9, 0.7, 0.1, 0.2, 0.33, 0.15])
     is_p = torch.tensor([1, 1, 1, 1, 0, 0, 0, 0])

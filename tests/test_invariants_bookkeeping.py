@@ -22,17 +22,19 @@ import pytest
 import torch
 from PIL import Image
 
-import ppcl.recipes as recipes
+import ppcl.pipeline.training as recipes
+from ppcl.pipeline import store
 from ppcl.data.common import Record, ReIDData
 from ppcl.data.splits import split_train_val
 from ppcl.data.transforms import IMAGENET_MEAN, IMAGENET_STD
-from ppcl.evaluate import ablation, protocols, simulated
+from ppcl.evaluate import protocols, simulated
+from ppcl.pipeline.experiments import ablations as ablation
 from ppcl.evaluate.engine import Encoded, pil_to_tensor
-from ppcl.profiles import GLRecRecipe
+from ppcl.pipeline.profiles import GLRecRecipe
 from ppcl.models.glrec import GLRecConfig
-from ppcl.run import setup
+from ppcl.pipeline.run import setup
 
-PKG = Path(recipes.__file__).resolve().parent
+PKG = store.PACKAGE
 
 
 # ---- the validation split --------------------------------------------------------------------
@@ -212,72 +214,44 @@ def test_every_input_of_a_ppcl_model_changes_its_key(tmp_path, monkeypatch, doma
     assert not same, f"inputs that do not change the PPCL model's key: {same}"
 
 
-# Modules the training code imports that cannot change a trained model by themselves: the
-# recipe values (which are in the key), checkpoint files, and the data's own readers and
-# generator (the data is named in the key by data_identity).
-NOT_SHAPING = {"config.py", "io.py", "profiles.py", "data/readers.py", "data/sources.py", "data/bodies.py",
-               "data/market1501.py", "data/partial_reid.py", "data/partial_ilids.py", "data/lfw.py",
-               "data/casia_webface.py"}
-
-
-def _hashed() -> set[str]:
-    out = set()
-    for item in recipes._TRAINING_CODE:
-        p = PKG / item
-        out |= {f.relative_to(PKG).as_posix() for f in (sorted(p.rglob("*.py")) if p.is_dir() else [p])}
-    return out
-
-
-def _imports(f: Path) -> set[str]:
-    """ppcl modules ``f`` imports (relative imports), as paths under the package."""
-    pkg = list(f.relative_to(PKG).parent.parts)
-    out = set()
-    for node in ast.walk(ast.parse(f.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.level:
-            base = pkg[: len(pkg) - (node.level - 1)]
-            parts = base + (node.module.split(".") if node.module else [])
-            for cand in [parts] + [parts + [a.name] for a in node.names]:
-                p = PKG.joinpath(*cand)
-                if p.with_suffix(".py").is_file():
-                    out.add(p.with_suffix(".py").relative_to(PKG).as_posix())
-                elif (p / "__init__.py").is_file():
-                    out.add((p / "__init__.py").relative_to(PKG).as_posix())
-    return out
-
-
-def _shaping() -> set[str]:
-    """Every module reachable by imports from the hashed training code, less NOT_SHAPING and the
-    synthetic generator (named by the data's folder)."""
-    seen, todo = set(), list(_hashed())
-    while todo:
-        f = todo.pop()
-        if f not in seen:
-            seen.add(f)
-            todo += _imports(PKG / f)
-    return {f for f in seen if f not in NOT_SHAPING and not f.startswith("data/synthetic/")}
-
-
-def test_editing_any_module_that_shapes_a_model_changes_the_code_hash(tmp_path, monkeypatch):
+def test_editing_any_module_a_training_imports_changes_the_code_hash(tmp_path, monkeypatch):
+    """The store's code version hashes every module reachable by imports from the training code, so
+    an edit to any of them (a loss, a crop, the validation that selects epochs) retrains."""
     copy = tmp_path / "ppcl"
     shutil.copytree(PKG, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(recipes, "__file__", str(copy / "recipes.py"))
-    base = recipes.code_version()
-    modules = sorted(_shaping())
-    assert {"data/partial.py", "losses.py", "models/crloc.py", "data/datasets.py", "evaluate/validation.py"} <= set(modules)
+    monkeypatch.setattr(store, "PACKAGE", copy)
+    store.training_modules.cache_clear()
+    base = store.code_version()
+    modules = store.training_modules()
+    assert {"ppcl.data.partial", "ppcl.losses", "ppcl.models.crloc", "ppcl.data.datasets", "ppcl.evaluate.validation",
+            "ppcl.algorithm", "ppcl.pipeline.training"} <= set(modules)
     missed = []
-    for rel in modules:
-        f = copy / rel
+    for name in modules:
+        f = copy.parent.joinpath(*name.split("."))
+        f = f / "__init__.py" if f.is_dir() else f.with_suffix(".py")
         text = f.read_text()
         f.write_text(text + "\n# an edit\n")
-        if recipes.code_version() == base:
-            missed.append(rel)
+        if store.code_version() == base:
+            missed.append(name)
         f.write_text(text)
-    assert recipes.code_version() == base
+    assert store.code_version() == base
+    store.training_modules.cache_clear()
     assert not missed, f"modules whose edits keep the model store's code hash (a stale model would be reused): {missed}"
 
 
-def test_the_code_hash_covers_every_module_that_shapes_a_model():
-    assert not (_shaping() - _hashed()), sorted(_shaping() - _hashed())
+def test_a_module_left_out_of_the_imports_the_hash_follows_is_found(tmp_path, monkeypatch):
+    """A module a training imports in a way the import walk cannot see would be left out of the hash:
+    plant one (an import through importlib) and check that the walk misses it, so the runtime check in
+    tests/test_model_store.py is what catches such a module."""
+    copy = tmp_path / "ppcl"
+    shutil.copytree(PKG, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "hidden.py").write_text('"""A module imported by name at run time."""\n')
+    f = copy / "losses.py"
+    f.write_text(f.read_text() + "\nimport importlib\n_hidden = importlib.import_module('ppcl.hidden')\n")
+    monkeypatch.setattr(store, "PACKAGE", copy)
+    store.training_modules.cache_clear()
+    assert "ppcl.hidden" not in store.training_modules()
+    store.training_modules.cache_clear()
 
 
 def test_other_training_images_with_the_same_counts_change_the_key(tmp_path, monkeypatch):
@@ -434,7 +408,7 @@ def test_pad_is_applied_to_the_partial_side_only(monkeypatch):
 def _grid_run(rule: str):
     from types import SimpleNamespace
 
-    from ppcl.profiles import load_profile
+    from ppcl.pipeline.profiles import load_profile
     return SimpleNamespace(profile=load_profile("smoke", {"ablation": {"lambda_rule": rule}}), memo={},
                            device=torch.device("cpu"))
 

@@ -19,10 +19,11 @@ import papermill
 import pytest
 import torch
 
-from ppcl import io, results
+from ppcl import io
+from ppcl.pipeline import results
 from ppcl.data.partial_lfw import write_manifest
-from ppcl.recipes import link_into
-from ppcl.reproduce import run
+from ppcl.pipeline.store import link_into
+from ppcl.pipeline.reproduce import run
 
 OLD = b'{"old": "a whole file the crash must not touch"}\n'
 

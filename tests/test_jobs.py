@@ -1,4 +1,4 @@
-"""Trainings side by side (ppcl.jobs, ppcl.recipes.train_variants): the same models as one at a
+"""Trainings side by side (ppcl.pipeline.jobs, ppcl.pipeline.training.train_variants): the same models as one at a
 time on the same threads, results in the caller's order, a failing job named, bad counts refused."""
 import math
 import shutil
@@ -6,9 +6,9 @@ import shutil
 import pytest
 import torch
 
-from ppcl.jobs import side_by_side, threads_per_job
-from ppcl.recipes import train_variants
-from ppcl.run import setup
+from ppcl.pipeline.jobs import side_by_side, threads_per_job
+from ppcl.pipeline.training import train_variants
+from ppcl.pipeline.run import setup
 
 
 def test_threads_are_shared_among_the_jobs_and_never_zero():
@@ -31,7 +31,7 @@ def test_a_failing_job_is_named():
 
 
 def test_a_worker_that_would_start_its_own_workers_is_told_why(monkeypatch):
-    import ppcl.jobs as jobs
+    import ppcl.pipeline.jobs as jobs
 
     monkeypatch.setattr(jobs.mp, "parent_process", lambda: object())  # as in a script without a __main__ guard
     with pytest.raises(RuntimeError, match="if __name__ == "):

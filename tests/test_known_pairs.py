@@ -200,6 +200,6 @@ def test_a_narrowed_view_without_known_pairs_targets_its_place_in_the_image(monk
 
 
 def test_a_bad_view_width_is_refused_naming_the_setting():
-    from ppcl.profiles import load_profile
+    from ppcl.pipeline.profiles import load_profile
     with pytest.raises(ValueError, match=r"ppcl.view_width.*0 < lo <= hi <= 1.*\[0.7, 0.4\]"):
         load_profile("smoke", {"ppcl": {"view_width": [0.7, 0.4]}})

@@ -5,9 +5,9 @@ import dataclasses
 
 import pytest
 
-import ppcl.recipes as recipes
-from ppcl.profiles import PPCLRecipe
-from ppcl.run import setup
+import ppcl.pipeline.training as recipes
+from ppcl.pipeline.profiles import PPCLRecipe
+from ppcl.pipeline.run import setup
 
 # One changed (valid) value per field of the PPCL recipe; each must change the key.
 CHANGES = {
@@ -85,3 +85,42 @@ def test_each_training_field_changes_the_models_key_and_evaluation_fields_do_not
     assert not missed, f"fields that do not change the model's key: {missed}"
     for f, v in EVALUATION_ONLY.items():
         assert _ppcl_key(monkeypatch, tmp_path, {f: v}) == base, f
+
+
+_CALLED = r'''
+import json, sys
+from ppcl.pipeline.run import setup
+from ppcl.pipeline import training
+run = setup("smoke", {}, out_dir=sys.argv[1], cache_dir=sys.argv[2], progress=False, style=False)
+run.data("market1501")
+called = set()
+def profile(frame, event, arg):
+    if event == "call":
+        name = frame.f_globals.get("__name__", "")
+        if name.startswith("ppcl"):
+            called.add(name)
+sys.setprofile(profile)
+training.train_variant(run, "ppcl", run.profile.seed, progress=False)
+sys.setprofile(None)
+print(json.dumps(sorted(called)))
+'''
+
+
+def test_every_module_whose_code_runs_in_a_training_is_in_the_code_hash(tmp_path):
+    """The store's code version follows imports from the training code (ppcl.pipeline.store); this
+    trains GLRec and a PPCL model and checks that every package module whose functions ran meanwhile
+    is among the hashed ones, so a training module the import walk missed fails here. The one
+    exemption is the caller's Run (its folders and its data cache: the data is in the key)."""
+    import json
+    import subprocess
+    import sys
+
+    from ppcl.pipeline.store import training_modules
+
+    r = subprocess.run([sys.executable, "-c", _CALLED, str(tmp_path / "run"), str(tmp_path / "cache")],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    called = set(json.loads(r.stdout.strip().splitlines()[-1]))
+    assert {"ppcl.algorithm", "ppcl.losses", "ppcl.pretrain", "ppcl.models.crloc"} <= called
+    left_out = called - set(training_modules()) - {"ppcl.pipeline.run"}
+    assert not left_out, f"modules that ran in a training but are not hashed into the model store's key: {sorted(left_out)}"

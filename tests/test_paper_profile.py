@@ -1,5 +1,5 @@
 """The `paper` profile's real-data path, end to end, on CPU: the device check (`python -m
-ppcl.devicecheck --shrink`, what `make gpu-check` runs on a GPU with the paper's networks) runs
+ppcl.pipeline.devicecheck --shrink`, what `make gpu-check` runs on a GPU with the paper's networks) runs
 every numbered notebook under `--profile paper` with `source = "real"`, on a data root laid out
 exactly like the real downloads (the smoke preset's images copied into the real datasets'
 folders, with no synthetic_meta.json and no partial_sources/, so nothing synthetic can be used),
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from ppcl.devicecheck import MARKER, real_layout_root, shrunk_overrides
-from ppcl.profiles import raw_profile
-from ppcl.reproduce import parse_overrides
+from ppcl.pipeline.devicecheck import MARKER, real_layout_root, shrunk_overrides
+from ppcl.pipeline.profiles import raw_profile
+from ppcl.pipeline.reproduce import parse_overrides
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,7 +49,7 @@ def test_the_device_checks_shrinking_is_the_smoke_profiles_values():
 @pytest.mark.slow
 def test_the_device_check_runs_every_notebook_under_the_paper_profile_on_real_layouts(tmp_path):
     out = tmp_path / "check"
-    r = subprocess.run([sys.executable, "-m", "ppcl.devicecheck", "--shrink", "--out", str(out)], cwd=ROOT,
+    r = subprocess.run([sys.executable, "-m", "ppcl.pipeline.devicecheck", "--shrink", "--out", str(out)], cwd=ROOT,
                        capture_output=True, text=True, timeout=1500)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     data = out / "DATA"
@@ -76,7 +76,7 @@ def test_the_device_check_runs_every_notebook_under_the_paper_profile_on_real_la
 
 def test_the_device_check_refuses_to_overwrite_a_folder_it_did_not_make(tmp_path):
     (tmp_path / "keep.txt").write_text("mine")
-    r = subprocess.run([sys.executable, "-m", "ppcl.devicecheck", "--shrink", "--out", str(tmp_path)], cwd=ROOT,
+    r = subprocess.run([sys.executable, "-m", "ppcl.pipeline.devicecheck", "--shrink", "--out", str(tmp_path)], cwd=ROOT,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and f"--out {tmp_path}: expected a new folder" in r.stderr
     assert (tmp_path / "keep.txt").read_text() == "mine"
@@ -84,10 +84,10 @@ def test_the_device_check_refuses_to_overwrite_a_folder_it_did_not_make(tmp_path
 
 @pytest.mark.slow
 def test_a_batch_the_data_cannot_fill_stops_naming_the_parameter(tmp_path):
-    from ppcl.run import default_cache_dir
+    from ppcl.pipeline.run import default_cache_dir
 
     root = real_layout_root(tmp_path / "DATA", {"preset": "smoke"}, default_cache_dir())
-    cmd = [sys.executable, "-m", "ppcl.reproduce", "--profile", "paper", "--data-root", str(root), "--out", str(tmp_path / "run")]
+    cmd = [sys.executable, "-m", "ppcl.pipeline.reproduce", "--profile", "paper", "--data-root", str(root), "--out", str(tmp_path / "run")]
     for s in shrink_to_smoke() + ["glrec.batch_size=100000"]:
         cmd += ["--set", s]
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1200)
@@ -97,7 +97,7 @@ def test_a_batch_the_data_cannot_fill_stops_naming_the_parameter(tmp_path):
 
 def test_the_paper_profile_keeps_the_papers_reading_of_every_kit_option():
     """Issue 27: each of the kit's options is one flag away from the paper, and `paper` keeps the paper's side."""
-    from ppcl.profiles import load_profile
+    from ppcl.pipeline.profiles import load_profile
     p = load_profile("paper").ppcl
     assert (p.region_id, p.crloc_trains_F, p.known_pairs, p.known_region_id) == (False, True, False, False)
     assert p.lam_loc == 0.0 and tuple(p.view_width) == (1.0, 1.0) and p.negatives == "log-uniform"

@@ -13,12 +13,12 @@ from types import SimpleNamespace
 
 import pytest
 
-import ppcl.recipes as recipes
+import ppcl.pipeline.training as recipes
 from ppcl.data.common import DatasetError, Record, ReIDData
-from ppcl.evaluate.faces import partial_lfw_for
-from ppcl.profiles import load_profile
-from ppcl.reproduce import parse_overrides
-from ppcl.run import setup
+from ppcl.pipeline.experiments.faces import partial_lfw_for
+from ppcl.pipeline.profiles import load_profile
+from ppcl.pipeline.reproduce import parse_overrides
+from ppcl.pipeline.run import setup
 from tests.fixtures import build_lfw
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ppcl.profiles import load_profile
-from ppcl.reproduce import main, notebooks, parse_overrides
+from ppcl.pipeline.profiles import load_profile
+from ppcl.pipeline.reproduce import main, notebooks, parse_overrides
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,7 +65,7 @@ def test_an_interrupted_batch_run_resumes_where_it_stopped(tmp_path):
     """Interrupt a smoke run inside notebook 02; --resume keeps 01 (not re-executed) and completes."""
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "ppcl.reproduce", "--profile", "smoke", "--out", str(out), "--only", "01,02", "--no-report"]
+    cmd = [sys.executable, "-m", "ppcl.pipeline.reproduce", "--profile", "smoke", "--out", str(out), "--only", "01,02", "--no-report"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     seen = []
@@ -111,7 +111,7 @@ def test_a_failing_notebook_is_named_with_its_cell_and_resume_continues(tmp_path
     flag.write_text("x")
     _tiny_notebook(nbs / "01_first.ipynb", "print('first')")
     _tiny_notebook(nbs / "02_second.ipynb", f"import pathlib\nassert not pathlib.Path({str(flag)!r}).exists(), 'made to fail'")
-    from ppcl.reproduce import run
+    from ppcl.pipeline.reproduce import run
 
     assert run("smoke", out, notebooks_dir=nbs, report=False) == 1
     err = capsys.readouterr().err

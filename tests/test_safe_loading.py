@@ -81,7 +81,7 @@ def test_crafted_checkpoint_is_refused_and_never_executed(tmp_path, loader):
             fit(model, lambda b, c: {"loss": model(b)[0].sum()}, [], torch.optim.SGD(model.parameters(), 0.1), 1,
                 checkpoint=path, progress=False)
         elif loader == "validation_best":
-            from ppcl.recipes import validation_callback
+            from ppcl.pipeline.training import validation_callback
 
             validation_callback(None, {}, "+R", best_path=path)
         elif loader == "benchmark":

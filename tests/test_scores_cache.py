@@ -1,12 +1,12 @@
-"""Notebook 04 reads the ranks notebook 03 scored (``ppcl.evaluate.suite.scored``): the same weights,
+"""Notebook 04 reads the ranks notebook 03 scored (``ppcl.pipeline.experiments.benchmarks.scored``): the same weights,
 set, method and top-K give the cached ranks; other weights are scored afresh."""
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-import ppcl.evaluate.suite as suite
-from ppcl.evaluate.suite import fingerprint, scored
+import ppcl.pipeline.experiments.benchmarks as suite
+from ppcl.pipeline.experiments.benchmarks import fingerprint, scored
 from tests.test_guards import _partial_set, guard_model
 
 

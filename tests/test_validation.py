@@ -6,7 +6,7 @@ import torch
 
 from ppcl.data.common import Record
 from ppcl.evaluate.validation import validation_set
-from ppcl.recipes import best_epoch
+from ppcl.pipeline.training import best_epoch
 from ppcl.train import History
 
 from tests.fixtures import write_jpeg

@@ -1,4 +1,4 @@
-"""Two runs' verdicts side by side (``ppcl.verdicts``): a verdict is kept only where both agree."""
+"""Two runs' verdicts side by side (``ppcl.pipeline.verdicts``): a verdict is kept only where both agree."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 
-from ppcl.verdicts import agree, main, read_differences
+from ppcl.pipeline.verdicts import agree, main, read_differences
 
 
 def _run(tmp_path, name: str, rows: list[tuple], threads: int) -> str:

@@ -15,7 +15,8 @@ from PIL import Image
 
 from ppcl.evaluate.engine import crloc_pair_distance, distance_matrix, encode, global_distance, load_images
 from ppcl.io import read_checkpoint
-from ppcl.run import setup
+from ppcl.pipeline.run import setup
+from ppcl.pipeline.viewer import viewer_data, viewer_data_from_folder
 from ppcl.viz.viewer import CorrespondenceViewer
 from ppcl.viz.viewer_data import DATASETS, ViewerData, read_cache
 
@@ -29,7 +30,7 @@ def run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def views(run):
-    return {ds: ViewerData.from_run(run, ds) for ds in SETS}
+    return {ds: viewer_data(run, ds) for ds in SETS}
 
 
 @pytest.fixture()
@@ -179,7 +180,7 @@ def test_a_second_open_reads_the_cache(run, views):
     path = run.out / "features" / "partial_reid-s0.pt"
     assert d.cache_path == path and path.is_file()
     read_checkpoint(path, required=("format", "encoded", "dist"))  # loads without pickle
-    again = ViewerData.from_run(run, "partial_reid")
+    again = viewer_data(run, "partial_reid")
     assert again.from_cache and torch.equal(again.dist["ppcl"], d.dist["ppcl"])
     assert torch.equal(again.encoded["ppcl"][0].maps, d.encoded["ppcl"][0].maps)
 
@@ -202,7 +203,7 @@ def test_a_crafted_or_foreign_cache_is_refused_without_being_executed(run, views
     good = read_checkpoint(views["partial_ilids"].cache_path, required=())
     torch.save({**good, "encoded": _Payload(marker)}, path)  # a valid-looking cache that needs pickle
     with pytest.raises(ValueError, match="needs pickle") as e:
-        ViewerData.from_run(run2, "partial_ilids")
+        viewer_data(run2, "partial_ilids")
     assert str(path) in str(e.value) and not marker.exists()
     expected = {k: good[k] for k in ("dataset", "seed", "keys", "topk", "partial_paths", "holistic_paths",
                                       "partial_pids", "holistic_pids")}
@@ -212,24 +213,24 @@ def test_a_crafted_or_foreign_cache_is_refused_without_being_executed(run, views
     assert str(path) in str(e.value)
     torch.save({"arch": {}, "model": {}}, path)  # a model checkpoint, not a viewer cache
     with pytest.raises(ValueError, match="expected a viewer feature cache") as e:
-        ViewerData.from_run(run2, "partial_ilids")
+        viewer_data(run2, "partial_ilids")
     assert str(path) in str(e.value)
     torch.save({**good, "dist": {"+R": torch.zeros(2, 2)}}, path)  # the right header, malformed content
     with pytest.raises(ValueError, match="malformed") as e:
         read_cache(path, expected)
     assert str(path) in str(e.value)
     torch.save({**good, "keys": {"+R": "other", "ppcl": "models"}}, path)  # another run's models: recomputed
-    fresh = ViewerData.from_run(run2, "partial_ilids")
+    fresh = viewer_data(run2, "partial_ilids")
     assert not fresh.from_cache and torch.allclose(fresh.dist["ppcl"], views["partial_ilids"].dist["ppcl"], atol=1e-6)
     assert read_checkpoint(path, required=())["keys"] == good["keys"] == fresh.keys
 
 
 @pytest.fixture(scope="module")
 def finished_folder(tmp_path_factory):
-    """A run folder as `python -m ppcl.reproduce --profile smoke --only 01,02,03` leaves it (the parts
+    """A run folder as `python -m ppcl.pipeline.reproduce --profile smoke --only 01,02,03` leaves it (the parts
     the viewer reads: run.json and the checkpoints of notebook 03's +R and PPCL models)."""
     from ppcl.io import write_json
-    from ppcl.recipes import train_variant
+    from ppcl.pipeline.training import train_variant
 
     folder = tmp_path_factory.mktemp("finished")
     run = setup("smoke", out_dir=folder, style=False, progress=False)
@@ -243,30 +244,30 @@ def finished_folder(tmp_path_factory):
 def test_from_folder_loads_a_finished_run_without_training(finished_folder, views, monkeypatch):
     import ppcl.algorithm
     import ppcl.pretrain
-    import ppcl.recipes
+    import ppcl.pipeline.training
     import ppcl.train
 
     def no_training(*a, **k):
         raise AssertionError("the viewer must not train")
 
-    for mod, name in ((ppcl.recipes, "train_variant"), (ppcl.algorithm, "train_ppcl"), (ppcl.train, "fit"),
-                      (ppcl.pretrain, "pretrain_glrec"), (ppcl.recipes, "train_glrec")):
+    for mod, name in ((ppcl.pipeline.training, "train_variant"), (ppcl.algorithm, "train_ppcl"), (ppcl.train, "fit"),
+                      (ppcl.pretrain, "pretrain_glrec"), (ppcl.pipeline.training, "train_glrec")):
         monkeypatch.setattr(mod, name, no_training)
-    d = ViewerData.from_folder(finished_folder, dataset="partial_reid")
+    d = viewer_data_from_folder(finished_folder, dataset="partial_reid")
     assert d.cache_path == finished_folder.resolve() / "features" / "partial_reid-s0.pt" and not d.from_cache
     assert "run folder" in d.source
     assert torch.allclose(d.dist["ppcl"], views["partial_reid"].dist["ppcl"], atol=1e-6)  # the same models
-    assert ViewerData.from_folder(finished_folder, dataset="partial_reid").from_cache
+    assert viewer_data_from_folder(finished_folder, dataset="partial_reid").from_cache
     viewer = CorrespondenceViewer([d])
     assert viewer.shown == d.ranking(0, "query")[: len(viewer.shown)].tolist()
 
 
 def test_from_folder_names_what_is_missing(finished_folder, tmp_path):
     with pytest.raises(FileNotFoundError, match="run.json"):
-        ViewerData.from_folder(tmp_path, dataset="partial_reid")
+        viewer_data_from_folder(tmp_path, dataset="partial_reid")
     (tmp_path / "run.json").write_text(json.dumps({"parameters": {"profile": "smoke", "overrides": {}, "data_root": "",
                                                                   "cache_dir": ""}}))
     with pytest.raises(FileNotFoundError, match="models.json"):
-        ViewerData.from_folder(tmp_path, dataset="partial_reid")
+        viewer_data_from_folder(tmp_path, dataset="partial_reid")
     with pytest.raises(ValueError, match="dataset: expected one of"):
-        ViewerData.from_folder(finished_folder, dataset="market1501")
+        viewer_data_from_folder(finished_folder, dataset="market1501")

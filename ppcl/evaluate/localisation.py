@@ -178,7 +178,7 @@ def ruler_over_seeds(models: dict[tuple[str, int], PPCL], data: dict[str, ReIDDa
                      device="cpu", progress: bool = True) -> tuple[list[dict], dict]:
     """:func:`ruler` on every set of ``data`` for the PPCL network (every region) and the +R
     network (every region but CRLoc's) of each seed. ``raw`` is
-    :func:`ppcl.evaluate.suite.score_seeds`' third output for the same sets, whose distances
+    :func:`ppcl.pipeline.experiments.benchmarks.score_seeds`' third output for the same sets, whose distances
     and boxes are reused; ``labels`` names the sets in the rows (default: their keys).
 
     Returns ``(rows, per_query)``: :func:`ruler_rows` rows (``network`` the label of

@@ -44,7 +44,7 @@ def roc_curves(curves: dict[str, Sequence], fars: Sequence[float] = (1e-3, 1e-2)
 
 
 def located_faces(examples: Sequence[dict], normalized: bool = True):
-    """One row per example of :func:`ppcl.evaluate.faces.located_examples`: the partial face as
+    """One row per example of :func:`ppcl.pipeline.experiments.faces.located_examples`: the partial face as
     the network receives it; its rectified view x^r with GLRec's layout box (blue) and the true
     crop (green); the holistic gallery face of the same identity with the region CRLoc located
     for this query (red)."""

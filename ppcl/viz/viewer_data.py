@@ -12,8 +12,8 @@ distance matrix ``(partial, holistic)``: the +R distance for the +R model and PP
 distance (+R+L, the partial image always CRLoc's anchor) for the PPCL model, exactly as
 :func:`ppcl.evaluate.protocols.evaluate_partial` computes them for Tables 2 and 3.
 
-Both models are only ever *loaded* (:func:`ppcl.recipes.train_variant` finds them in the model
-store; :meth:`ViewerData.from_folder` reads a finished run folder's ``checkpoints/``). The
+Both models are given, never trained here (:mod:`ppcl.pipeline.viewer` loads them from the model
+store or from a finished run folder's ``checkpoints/``). The
 encodings are cached in ``<run>/features/<dataset>-s<seed>.pt``, a plain dict of tensors,
 strings and lists written with :func:`ppcl.io.save_checkpoint` and read with
 :func:`ppcl.io.read_checkpoint` (never unpickling objects), so a second open is instant:
@@ -26,7 +26,6 @@ strings and lists written with :func:`ppcl.io.save_checkpoint` and read with
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,82 +86,28 @@ class ViewerData:
     # ------------------------------------------------------------------ constructors
 
     @classmethod
-    def from_run(cls, run, dataset: str = "partial_reid", seed: int | None = None, progress: bool = False) -> "ViewerData":
-        """The +R and PPCL models of ``seed`` (default: the profile's seed) through
-        :func:`ppcl.recipes.train_variant` (loaded from the model store when they exist), the
-        dataset through ``run.data``, the encodings cached under ``run.out / "features"``."""
-        from ..recipes import train_variant
-
+    def build(cls, dataset: str, seed: int, models: dict, keys: dict, partial: list[Record], holistic: list[Record],
+              cache: Path | None = None, topk: int | None = None, device: torch.device | str = "cpu",
+              bodies: dict | None = None, source: str = "") -> "ViewerData":
+        """The viewer's data for the +R and PPCL ``models`` (``{"+R": PPCL, "ppcl": PPCL}``, their store
+        keys in ``keys``) on ``partial`` and ``holistic`` images: the encodings read from ``cache``
+        when it holds these models' and images' (see the module docstring), else computed and
+        written there. The models come from the caller (the pipeline loads them:
+        :mod:`ppcl.pipeline.viewer`); nothing is trained here."""
         _check_dataset(dataset)
-        seed = run.profile.seed if seed is None else int(seed)
-        memo = ("viewer_models", seed)  # both partial sets share the models: loaded once per run
-        if memo not in run.memo:
-            models, keys = {}, {}
-            for m in MODELS:
-                models[m], _ = train_variant(run, m, seed, progress=progress)
-                keys[m] = _index_key(run.checkpoints / "models.json", f"{m}-s{seed}")
-            run.memo[memo] = (models, keys)
-        models, keys = run.memo[memo]
-        return cls._build(run, dataset, seed, models, keys, source=f"model store {run.models}")
-
-    @classmethod
-    def from_folder(cls, path: str | Path, dataset: str = "partial_reid", seed: int | None = None) -> "ViewerData":
-        """A finished run folder (``python -m ppcl.reproduce ... --out PATH``): its ``run.json``
-        names the profile, overrides, data root and cache; the +R and PPCL models of ``seed``
-        (default: the profile's seed) are read from ``PATH/checkpoints/`` with
-        :func:`ppcl.models.ppcl_from_checkpoint` (no pickle, never trained); the encodings are
-        cached under ``PATH/features``."""
-        from ..models import ppcl_from_checkpoint
-        from ..run import setup
-
-        _check_dataset(dataset)
-        path = Path(path).expanduser().resolve()
-        state_path = path / "run.json"
-        if not state_path.is_file():
-            raise FileNotFoundError(f"{state_path}: expected a finished run folder's run.json "
-                                    "(written by `python -m ppcl.reproduce --out FOLDER`); found no such file")
-        try:
-            params = json.loads(state_path.read_text())["parameters"]
-            profile, overrides = params["profile"], params.get("overrides") or {}
-            data_root, cache_dir = params.get("data_root", ""), params.get("cache_dir", "")
-        except (ValueError, KeyError, TypeError) as e:
-            raise ValueError(f"{state_path}: expected JSON with \"parameters\": {{\"profile\", \"overrides\", \"data_root\", "
-                             f"\"cache_dir\"}}; found an unreadable or incomplete file ({type(e).__name__}: {e})") from None
-        run = setup(profile, overrides, data_root=data_root, cache_dir=cache_dir, out_dir=path, progress=False, style=False)
-        seed = run.profile.seed if seed is None else int(seed)
-        index = path / "checkpoints" / "models.json"
-        models, keys = {}, {}
-        for m in MODELS:
-            name = f"{m}-s{seed}"
-            keys[m] = _index_key(index, name)
-            ckpt = path / "checkpoints" / f"{name}.pt"
-            if not ckpt.is_file():
-                raise FileNotFoundError(f"{ckpt}: expected the {m} model of seed {seed} in the run folder "
-                                        "(notebook 03 writes it); found no such file")
-            models[m] = ppcl_from_checkpoint(ckpt)
-        return cls._build(run, dataset, seed, models, keys, source=f"run folder {path}")
-
-    @classmethod
-    def _build(cls, run, dataset: str, seed: int, models: dict, keys: dict, source: str) -> "ViewerData":
-        data = run.data(dataset)[dataset]
-        partial, holistic = list(data.query), list(data.gallery)
-        cache = run.out / "features" / f"{dataset}-s{seed}.pt"
-        topk = run.profile.ppcl.topk or None
-        expected = {"dataset": dataset, "seed": seed, "keys": dict(keys), "topk": int(topk or 0),
+        partial, holistic = list(partial), list(holistic)
+        expected = {"dataset": dataset, "seed": int(seed), "keys": dict(keys), "topk": int(topk or 0),
                     "partial_paths": [r.path for r in partial], "holistic_paths": [r.path for r in holistic],
                     "partial_pids": [int(r.pid) for r in partial], "holistic_pids": [int(r.pid) for r in holistic]}
-        found = read_cache(cache, expected) if cache.is_file() else None
+        found = read_cache(cache, expected) if cache is not None and cache.is_file() else None
         if found is not None:
             encoded, dist = found
-            from_cache = True
         else:
-            encoded, dist = compute(models, partial, holistic, topk=topk, device=run.device)
-            write_cache(cache, expected, encoded, dist)
-            from_cache = False
-        from ..data.bodies import load_bodies
-
-        return cls(dataset, seed, partial, holistic, models, keys, encoded, dist, cache, source, from_cache,
-                   load_bodies(run.root))
+            encoded, dist = compute(models, partial, holistic, topk=topk, device=device)
+            if cache is not None:
+                write_cache(cache, expected, encoded, dist)
+        return cls(dataset, int(seed), partial, holistic, models, keys, encoded, dist, cache, source, found is not None,
+                   bodies)
 
     # ------------------------------------------------------------------ what the viewer asks
 
@@ -343,18 +288,6 @@ def read_cache(path: Path, expected: dict) -> tuple[dict, dict] | None:
         raise ValueError(f"{path}: expected {what} with encodings and distance matrices of its images; found a malformed "
                          f"file ({type(e).__name__}: {e}); delete it to recompute") from None
     return encoded, dist
-
-
-def _index_key(index: Path, name: str) -> str:
-    """The store key of ``name`` in a run folder's ``checkpoints/models.json``."""
-    if not index.is_file():
-        raise FileNotFoundError(f"{index}: expected the run's model index (written when its models were trained or "
-                                "loaded, notebook 03); found no such file")
-    try:
-        return str(json.loads(index.read_text())[name]["key"])
-    except (ValueError, KeyError, TypeError):
-        raise ValueError(f"{index}: expected an entry {name!r} with its store key (notebook 03 trains it); "
-                         "found none") from None
 
 
 def _check_dataset(dataset: str) -> None:

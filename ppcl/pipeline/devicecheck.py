@@ -1,14 +1,14 @@
 """The device check: every numbered notebook under the ``paper`` profile, on a data root laid out
 exactly like the real downloads, in a few minutes of one GPU; and the same code path on a CPU.
 
-    python -m ppcl.devicecheck                         # on a GPU (make gpu-check): the paper's networks
-    python -m ppcl.devicecheck --shrink --out DIR      # anywhere: the smoke profile's networks (a test runs this)
+    python -m ppcl.pipeline.devicecheck                         # on a GPU (make gpu-check): the paper's networks
+    python -m ppcl.pipeline.devicecheck --shrink --out DIR      # anywhere: the smoke profile's networks (a test runs this)
 
 What it runs. The kit's synthetic people and faces are generated (``--data``, a mid-sized
 preset by default: 150 Market-style training identities, the real sizes of the Partial-REID and
 Partial-iLIDS sets) and copied into the folders the real datasets unpack to (no
 ``synthetic_meta.json``, no ``partial_sources/``: nothing synthetic can be read), then
-``python -m ppcl.reproduce --profile paper`` runs each notebook on that tree with ``source =
+``python -m ppcl.pipeline.reproduce --profile paper`` runs each notebook on that tree with ``source =
 "real"``: ResNet-50 at 256x128 with last stride 1, the ResNet-18 GLRec, the VGG-16 GDC face
 network, AMP on CUDA (bf16 where the GPU has it), with the epochs and grids cut
 (:data:`CUTS`: one seed, one epoch per model, a 2-cell λ grid, two ratios) so that the whole run
@@ -37,8 +37,8 @@ from pathlib import Path
 
 import torch
 
-from .config import merge
-from .io import read_checkpoint, write_json
+from ..config import merge
+from ..io import read_checkpoint, write_json
 from .profiles import raw_profile
 
 REAL_FOLDERS = ("Market-1501-v15.09.15", "Partial-REID_Dataset", "Partial_iLIDS", "lfw", "CASIA-WebFace")
@@ -99,7 +99,7 @@ def real_layout_root(dest: Path, synthetic: dict, cache_dir: str | Path | None =
     """The synthetic sets of ``synthetic`` (generated into the cache once) copied into ``dest`` in
     the real datasets' folders, with LFW's ``pairs.txt`` beside ``lfw/`` as its download unpacks;
     nothing that marks them synthetic is copied."""
-    from .data.sources import dataset_root
+    from ..data.sources import dataset_root
     from .run import default_cache_dir
 
     src = dataset_root("synthetic", cache_dir=cache_dir or default_cache_dir(), synthetic=synthetic, progress=progress)
@@ -177,7 +177,7 @@ def check(out: Path, shrink: bool = False, data: dict | None = None, device: str
           budget_s: float | None = None, only: list[str] | None = None, progress: bool = True) -> dict:
     """Run the device check into ``out`` (see the module docstring); returns what it writes to
     ``out/device-check.json``."""
-    from . import reproduce
+    from .. import reproduce
     from .report import write_report
     from .run import default_cache_dir
 

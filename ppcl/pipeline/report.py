@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .io import write_text
+from ..io import write_text
 
 
 @dataclass(frozen=True)

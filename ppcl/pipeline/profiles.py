@@ -1,6 +1,6 @@
 """Profiles: the schema of a run's parameters, and its named sets of values (``profiles.toml``).
 
-A profile is only values: ``ppcl/profiles.toml`` (shipped inside the package) holds ``smoke``,
+A profile is only values: ``ppcl/pipeline/profiles.toml`` (shipped inside the package) holds ``smoke``,
 ``synthetic`` and ``paper``. The schema is the dataclasses: :class:`Profile` at the top, with
 :class:`GLRecRecipe` (notebook 02) and :class:`PPCLRecipe` (notebooks 03 and 04) whose nested
 tables are the components' own configs (``GLRecConfig``, ``BackboneConfig``, ``CRLocConfig``)
@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from .algorithm import PPCLLossConfig
-from .config import from_dict, merge, to_dict
-from .data.partial import SIDES
-from .evaluate.compare import CELL_RULES
-from .models.backbone import BackboneConfig
-from .models.crloc import CRLocConfig
-from .models.face import FaceBackboneConfig
-from .models.glrec import GLRecConfig
+from ..algorithm import PPCLLossConfig
+from ..config import from_dict, merge, to_dict
+from ..data.partial import SIDES
+from ..evaluate.compare import CELL_RULES
+from ..models.backbone import BackboneConfig
+from ..models.crloc import CRLocConfig
+from ..models.face import FaceBackboneConfig
+from ..models.glrec import GLRecConfig
 
 PROFILE_NAMES = ("smoke", "synthetic", "paper")
 LOCATORS = ("centroid", "free", "fit")
@@ -69,7 +69,7 @@ class GLRecRecipe:
     """GLRec's self-supervised pretraining (notebook 02, §3.1 and §4.2)."""
 
     model: GLRecConfig = GLRecConfig()
-    imagenet: bool = False  # start R's trunk from ImageNet weights (the paper profile)
+    imagenet: bool = True  # start R's trunk from ImageNet weights (the paper's; the CPU profiles start from scratch)
     weights: str | None = None  # a local ImageNet state dict (offline); default: torchvision's cache
     epochs: int = 60
     batch_size: int = 64
@@ -78,7 +78,7 @@ class GLRecRecipe:
     partial_share: float = 0.5  # share of each batch cropped to a partial view (the rest stay holistic)
     area: tuple[float, float] = (0.3, 0.8)  # visible-area ratio of the simulated crops
     workers: int = 0  # DataLoader worker processes (0: load in the main process); seeds the augmentation, so part of the model's key
-    gate_threshold: float = 0.0  # G's threshold in (0, 1); 0: chosen on validation crops of training images (the paper: 0.5)
+    gate_threshold: float = 0.5  # G's threshold in (0, 1) (the paper's 0.5); 0: chosen on validation crops of training images
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ class PPCLRecipe(PPCLLossConfig):
 
     backbone: BackboneConfig = BackboneConfig()
     crloc: CRLocConfig = CRLocConfig()
-    imagenet: bool = False  # start F from ImageNet weights (the paper profile)
+    imagenet: bool = True  # start F from ImageNet weights (the paper's; the CPU profiles start from scratch)
     weights: str | None = None
     epochs: int = 120
     p: int = 16  # identities per batch
@@ -98,6 +98,7 @@ class PPCLRecipe(PPCLLossConfig):
     weight_decay: float = 5e-4
     warmup_epochs: int = 10
     erase: float = 0.5  # random-erasing probability
+    label_smoothing: float = 0.1  # L_F's softmax cross-entropy (the re-ID recipe of Luo et al.)
     workers: int = 0  # DataLoader worker processes (0: load in the main process); seeds the augmentation, so part of the model's key
     n_val_ids: int = 50  # training identities held out for validation (model selection)
     validate_from: float = 0.0  # validate (and keep the best of) the epochs from this fraction of the schedule on
@@ -141,7 +142,14 @@ class FaceRecipe(PPCLRecipe):
 
     backbone: FaceBackboneConfig = FaceBackboneConfig()
     crloc: CRLocConfig = CRLocConfig(patch_size=(7, 7))
-    glrec: GLRecRecipe = GLRecRecipe(model=GLRecConfig(input_size=(224, 224)))
+    imagenet: bool = False  # the face network is VGG-16 trained from scratch on CASIA-WebFace, as VGGFace was
+    epochs: int = 30  # the paper gives no face schedule: the kit's
+    p: int = 32
+    warmup_epochs: int = 2
+    erase: float = 0.0
+    n_val_ids: int = 100
+    val_queries_per_id: int = 2
+    glrec: GLRecRecipe = GLRecRecipe(model=GLRecConfig(input_size=(224, 224)), epochs=10)
     partial_lfw: PartialLFWRecipe = PartialLFWRecipe()
     n_seeds: int = 0  # faces are compared over the profile's first n_seeds seeds (0: all of them)
 
@@ -161,7 +169,8 @@ class AblationRecipe:
 
     lam_cyc: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0)  # Table 1c's rows
     lam_tri: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0)  # Table 1c's columns
-    choose_lambdas: bool = True  # every PPCL model of the kit uses the cell chosen on validation
+    choose_lambdas: bool = False  # True: every PPCL model uses Table 1c's cell chosen on validation; False: the recipe's
+                                  # own (λ_cyc, λ_tri), the paper's (10, 1), and Table 1c is an ablation
     lambda_rule: str = "clear"  # "clear": the recipe's own cell (the paper's; in the grid) unless another leads it on
                                 # validation with its interval above zero; "best": the highest validation rank-1
     ratios: tuple[float, ...] = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # Figure 5's query input ratios
@@ -178,11 +187,11 @@ class Profile:
     ``n_seeds`` training seeds (``seed``, ``seed + 1``, ...) over which methods are compared."""
 
     seed: int = 0
-    n_seeds: int = 1
-    source: str = "synthetic"  # "synthetic" (generated) | "real" (the datasets under data_root)
+    n_seeds: int = 3
+    source: str = "real"  # "real" (the datasets under data_root) | "synthetic" (generated into the cache)
     synthetic: dict = field(default_factory=lambda: {"preset": "synthetic"})  # a preset and SyntheticConfig fields
     n_show: int = 8  # examples per figure
-    train_jobs: int = 1  # trainings side by side on a CPU, the threads shared among them (ppcl.jobs); 1: one at a time
+    train_jobs: int = 1  # trainings side by side on a CPU, the threads shared among them (ppcl.pipeline.jobs); 1: one at a time
     glrec: GLRecRecipe = GLRecRecipe()
     ppcl: PPCLRecipe = PPCLRecipe()
     ablation: AblationRecipe = AblationRecipe()
@@ -203,7 +212,7 @@ class Profile:
                 raise refusal(f"{key}.workers", "0 (load in the main process) or more DataLoader processes", recipe.workers, 0)
         _check_recipes(self)
         if self.source == "synthetic":
-            from .data.sources import synthetic_config
+            from ..data.sources import synthetic_config
 
             try:
                 synthetic_config(self.synthetic)  # refuses unknown fields and bad values, naming them
@@ -259,7 +268,7 @@ def _check_recipes(p: Profile) -> None:
     own = (p.ppcl.lam_cyc, p.ppcl.lam_tri)
     for i, name in enumerate(("lam_cyc", "lam_tri")):
         axis = getattr(p.ablation, name)
-        if p.ablation.choose_lambdas and own[i] not in axis:
+        if own[i] not in axis:
             raise refusal(f"ablation.{name}", f"a grid holding the recipe's own ppcl.{name} = {own[i]} (the cell the "
                           "others are compared with on validation)", list(axis), sorted({*axis, own[i]}))
     for name in ("ratios", "grid_ratios"):
@@ -271,16 +280,32 @@ def _check_recipes(p: Profile) -> None:
 
 def profiles_text() -> str:
     """The shipped ``profiles.toml``."""
-    return resources.files("ppcl").joinpath("profiles.toml").read_text()
+    return resources.files("ppcl.pipeline").joinpath("profiles.toml").read_text()
 
 
 def raw_profile(name: str, path: str | Path | None = None) -> dict:
-    """Profile ``name``'s values as a plain dict (from ``path`` or the shipped file)."""
+    """Profile ``name``'s values as a plain dict (from ``path`` or the shipped file): its base's
+    values (``base = "NAME"``, followed to the top) with its own merged over them; the schema's
+    defaults fill in the rest when the dict becomes a :class:`Profile`.
+
+    >>> raw_profile("smoke")["ppcl"]["known_pairs"]  # smoke's base, synthetic, sets it
+    True
+    """
     text = Path(path).read_text() if path else profiles_text()
     profiles = tomllib.loads(text)
-    if name not in profiles:
-        raise ValueError(f"profile: expected one of {sorted(profiles)}; found {name!r}")
-    return profiles[name]
+    chain: list[str] = []
+    while name is not None:
+        if name not in profiles:
+            where = f" (the base of {chain[-1]!r})" if chain else ""
+            raise ValueError(f"profile: expected one of {sorted(profiles)}; found {name!r}{where}")
+        if name in chain:
+            raise ValueError(f"profile {chain[0]!r}: its bases go round in a circle: {' -> '.join(chain + [name])}")
+        chain.append(name)
+        name = profiles[name].get("base")
+    values: dict = {}
+    for n in reversed(chain):
+        values = merge(values, {k: v for k, v in profiles[n].items() if k != "base"})
+    return values
 
 
 def load_profile(name: str, overrides: dict | None = None, path: str | Path | None = None) -> Profile:

@@ -12,33 +12,13 @@ intervals.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from ..data.common import ReIDData
-from ..models.ppcl import PPCL
-from .protocols import evaluate_partial, fold_count
+from ...data.common import ReIDData
+from ...evaluate.protocols import evaluate_partial, fold_count
+from ...models.ppcl import PPCL
+from .methods import TABLES23, Method
 
-
-@dataclass(frozen=True)
-class Method:
-    """A row of the tables: ``label`` computed by the engine's ``method`` on ``variant``'s model."""
-
-    label: str
-    variant: str
-    method: str
-
-
-METHODS: tuple[Method, ...] = (
-    Method("Pad (holistic F, the paper's)", "holistic", "pad"),
-    Method("Resize (holistic F, the paper's)", "holistic", "resize"),
-    Method("Pad", "resize", "pad"),
-    Method("Resize", "resize", "resize"),
-    Method("+R", "+R", "+R"),
-    Method("+R fixed box", "+R", "+R+box"),
-    Method("PPCL", "ppcl", "+R+L"),
-    Method("PPCL fixed box", "ppcl", "+R+box"),
-    Method("PPCL + global (kit)", "ppcl", "+R+L+G"),
-)
+METHODS = TABLES23  # notebook 03
 DATASETS = {"partial_reid": "Partial-REID", "partial_ilids": "Partial-iLIDS",
             "partial_reid_large": "Partial-REID, larger draw", "partial_ilids_large": "Partial-iLIDS, larger draw"}
 DIRECTIONS = {"query": "partial as query", "gallery": "partial as gallery"}
@@ -76,7 +56,7 @@ def scored(model: PPCL, ds: str, data: ReIDData, methods: Sequence[str], topk: i
     ``reuse=False`` always evaluates (and writes the ranks)."""
     from pathlib import Path
 
-    from ..io import write_json
+    from ...io import write_json
 
     paths = {}
     if cache is not None:
@@ -168,7 +148,7 @@ def paper_style(summary, direction: str, paper_rows: dict | None = None, label: 
     (R-1 and R-3 as published) above the kit's (R-1 mean ± std over seeds, R-3 mean)."""
     import pandas as pd
 
-    from .. import paper
+    from ... import paper
 
     ref = paper_rows if paper_rows is not None else (paper.TABLE2 if direction == "query" else paper.TABLE3)
     rows = [{"source": "paper", "method": name, "Partial-REID R-1": f"{a1:.1f}", "Partial-REID R-3": f"{a3:.1f}",
@@ -193,7 +173,7 @@ def ranked_examples(model: PPCL, data: ReIDData, result: dict, n: int = 3, top: 
     import numpy as np
     import torch
 
-    from .engine import crloc_pair_distance, load_images
+    from ...evaluate.engine import crloc_pair_distance, load_images
 
     part, whole = result["encoded"]
     d = result["distmat"]

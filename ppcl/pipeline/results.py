@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .io import write_text
+from ..io import write_text
 
 
 def save_json(obj: Any, folder: str | Path, name: str) -> Path:

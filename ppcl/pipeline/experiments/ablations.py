@@ -20,25 +20,15 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ..data.common import ReIDData
-from ..models.ppcl import PPCL
-from .compare import differences, seed_summary
-from .engine import encode, load_images
-from .protocols import evaluate_partial
-from .simulated import market_rank, simulated_partial_eval
-from .suite import Method, available, score_seed
+from ...data.common import ReIDData
+from ...evaluate.compare import differences, seed_summary
+from ...evaluate.engine import encode, load_images
+from ...evaluate.protocols import evaluate_partial
+from ...evaluate.simulated import market_rank, simulated_partial_eval
+from ...models.ppcl import PPCL
+from .benchmarks import available, score_seed
+from .methods import FIGURE5, TABLE1A, Method
 
-TABLE1A: tuple[Method, ...] = (
-    Method("Pad (holistic F, the paper's)", "holistic", "pad"),
-    Method("Resize (holistic F, the paper's)", "holistic", "resize"),
-    Method("Pad", "resize", "pad"),
-    Method("Resize", "resize", "resize"),
-    Method("+R", "+R", "+R"),
-    Method("+R fixed box", "+R", "+R+box"),
-    Method("+R+L (PP-Triplet only)", "triplet", "+R+L"),
-    Method("+R+L (PP-Cycle only)", "cycle", "+R+L"),
-    Method("PPCL", "ppcl", "+R+L"),
-)
 STEPS: tuple[tuple[str, str], ...] = (
     ("Resize", "Resize (holistic F, the paper's)"),
     ("+R", "Resize (holistic F, the paper's)"),
@@ -50,17 +40,11 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("PPCL", "+R fixed box"),
     ("PPCL", "+R"),
 )
-FIGURE5: tuple[Method, ...] = (
-    Method("Resize", "resize", "resize"),
-    Method("+R+L (PP-Cycle only)", "cycle", "+R+L"),
-    Method("+R+L (PP-Triplet only)", "triplet", "+R+L"),
-    Method("PPCL", "ppcl", "+R+L"),
-)
 
 
 def _query_side(models, data: dict[str, ReIDData], seeds: Sequence[int], device, cache=None) -> tuple[list[dict], dict]:
     """TABLE1A's methods on ``data`` for every seed, partial images as query: rows and per-query ranks
-    (read from ``cache`` where notebook 03 scored the same models, see :func:`ppcl.evaluate.suite.scored`)."""
+    (read from ``cache`` where notebook 03 scored the same models, see :func:`ppcl.pipeline.experiments.benchmarks.scored`)."""
     rows, per_query = [], {}
     for s in seeds:
         here = available(TABLE1A, models, s)
@@ -181,7 +165,7 @@ def correspondence_examples(model: PPCL, data: ReIDData, result: dict, queries: 
     """For each partial query index: the rectified query with GLRec's layout box, and its first
     true match with GLRec's box (the query's layout, blind to the reference: blue) and CRLoc's
     box (red) — the inputs of :func:`ppcl.viz.correspondence_figure`."""
-    from .engine import crloc_pair_distance
+    from ...evaluate.engine import crloc_pair_distance
 
     part, whole = result["encoded"]
     size = model.input_size

@@ -32,20 +32,16 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..data.common import FaceData, read_image
-from ..data.partial_lfw import build_partial_lfw
-from ..models.ppcl import PPCL
-from .engine import PAIRWISE, distance_matrix, encode, load_images, pil_to_tensor
-from .rank import rank
-from .suite import Method
-from .verification import VerificationResult, verification
+from ...data.common import FaceData, read_image
+from ...data.partial_lfw import build_partial_lfw
+from ...models.ppcl import PPCL
+from ...evaluate.engine import PAIRWISE, distance_matrix, encode, load_images, pil_to_tensor
+from ...evaluate.rank import rank
+from .methods import FACES, Method
+from ...evaluate.verification import VerificationResult, verification
 
 DATASET = "Partial-LFW"
-FACE_METHODS: tuple[Method, ...] = (
-    Method("Resize", "resize", "resize"),
-    Method("+R", "+R", "+R"),
-    Method("PPCL", "ppcl", "+R+L"),
-)
+FACE_METHODS = FACES
 FARS = (1e-3, 1e-2)
 
 
@@ -59,7 +55,7 @@ def partial_lfw_manifest(data: FaceData, n_ids: int = 1000, area: tuple[float, f
     """The Partial-LFW manifest of ``data`` (an LFW-layout :class:`FaceData`): ``n_ids = 0``
     takes every identity with two or more images. Asking for more than that is an error naming
     the dataset folder."""
-    from ..data.partial import SIDES
+    from ...data.partial import SIDES
 
     n = eligible_ids(data) if n_ids == 0 else n_ids
     return build_partial_lfw(data, n, tuple(area), tuple(sides or SIDES), seed)
@@ -69,7 +65,7 @@ def load_partial_lfw(manifest: dict, size: tuple[int, int]) -> dict:
     """The manifest's images as tensors at the network's input ``size``: ``query`` (each partial
     face cut from its image's pixels at the manifest's t, then resized), ``gallery`` (holistic,
     resized), pids, the realised ``t`` and ``side`` of each query, and the paths."""
-    from ..data.partial import crop_pixels
+    from ...data.partial import crop_pixels
     from PIL import Image
 
     root = Path(manifest["root"])
@@ -79,7 +75,7 @@ def load_partial_lfw(manifest: dict, size: tuple[int, int]) -> dict:
         cut, t_real = crop_pixels(img, np.asarray(q["t"], dtype=np.float64))
         q_imgs.append(pil_to_tensor(Image.fromarray(cut), size))
         ts.append(t_real)
-    from ..data.common import Record
+    from ...data.common import Record
 
     g_recs = [Record(str(root / g["path"]), g["pid"], None) for g in manifest["gallery"]]
     return {"query": torch.stack(q_imgs), "q_pids": [q["pid"] for q in manifest["query"]],
@@ -165,7 +161,7 @@ def score_faces_seed(models: dict[str, PPCL], test: dict, seed: int, methods: Se
 
 def table4(rows: Sequence[dict]):
     """``05_table4``: per method, the seeds and rank-1 (mean, std), rank-3/5/10 means, in %."""
-    from .compare import seed_summary
+    from ...evaluate.compare import seed_summary
 
     s = seed_summary(rows, keys=("method",))
     return s[["method", "seeds", "rank1_mean", "rank1_std", "rank3_mean", "rank5_mean", "rank10_mean"]]
@@ -188,7 +184,7 @@ def table4_beside_paper(t4, label: str = "kit"):
     (R-1 as mean ± std over seeds, the others as means)."""
     import pandas as pd
 
-    from .. import paper
+    from ... import paper
 
     fmt = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
     rows = [{"source": "paper", "method": name, "R-1": fmt(r1), "R-3": fmt(r3), "R-5": fmt(r5), "R-10": fmt(r10)}
@@ -205,7 +201,7 @@ def located_examples(model: PPCL, test: dict, result: dict, n: int = 4, seed: in
     the partial face, its rectified view x^r with GLRec's layout box and the true crop t, and
     the gallery face with the box CRLoc locates there (``result``: the ``+R+L`` entry of
     :func:`evaluate_faces`). The inputs of :func:`ppcl.viz.faces.located_faces`."""
-    from .engine import crloc_pair_distance
+    from ...evaluate.engine import crloc_pair_distance
 
     q, g = result["encoded"]
     first = {}

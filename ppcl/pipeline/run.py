@@ -5,7 +5,7 @@ one call::
 
     run = setup(profile, overrides, data_root=data_root, cache_dir=cache_dir, out_dir=out_dir)
 
-``run.profile`` is the validated :class:`ppcl.profiles.Profile`; ``run.data(...)`` loads
+``run.profile`` is the validated :class:`ppcl.pipeline.profiles.Profile`; ``run.data(...)`` loads
 datasets through the real readers (the kit's synthetic sets are generated into the cache on
 first use); ``run.table``, ``run.json`` and ``run.figure`` write a notebook's results under the
 run folder (``tables/``, ``figures/``) atomically.
@@ -31,10 +31,10 @@ from typing import Any
 
 import torch
 
-from .data.synthetic import default_cache_dir
+from ..data.synthetic import default_cache_dir
 from .profiles import PROFILE_NAMES, Profile, load_profile
 from .results import save_json, save_table
-from .train import default_device
+from ..train import default_device
 
 
 def _default_out(profile: str) -> Path:
@@ -71,13 +71,13 @@ class Run:
 
     @property
     def models(self) -> Path:
-        """The shared store of trained models (see :mod:`ppcl.recipes`)."""
+        """The shared store of trained models (see :mod:`ppcl.pipeline.training`)."""
         return self.cache / "models"
 
     def data(self, *names: str) -> dict:
         """Datasets by name (``market1501``, ``partial_reid``, ``partial_ilids``, ``lfw``,
         ``casia_webface``), read once per run."""
-        from .data.sources import load_datasets
+        from ..data.sources import load_datasets
 
         missing = [n for n in names if n not in self._loaded]
         self._loaded.update(load_datasets(self.root, missing))
@@ -85,7 +85,7 @@ class Run:
 
     def ground_truth(self, dataset: str) -> dict | None:
         """Each partial image's true region (the kit's synthetic sets only; ``None`` for real data)."""
-        from .data.sources import partial_ground_truth
+        from ..data.sources import partial_ground_truth
 
         return partial_ground_truth(self.root, dataset)
 
@@ -99,7 +99,7 @@ class Run:
 
     def figure(self, fig, name: str) -> None:
         """Save ``fig`` as ``figures/<name>.png`` and show it."""
-        from .viz.plots import save_and_show
+        from ..viz.plots import save_and_show
 
         save_and_show(fig, self.figures, name)
 
@@ -121,7 +121,7 @@ def setup(
 ) -> Run:
     """The run a notebook works in (see the module docstring for the defaults). ``style`` sets
     matplotlib's figure size for notebooks (:func:`ppcl.viz.notebook_style`)."""
-    from .data.sources import dataset_root
+    from ..data.sources import dataset_root
 
     name = profile or os.environ.get("PPCL_PROFILE") or "synthetic"
     if name not in PROFILE_NAMES:
@@ -133,7 +133,7 @@ def setup(
     root = dataset_root(prof.source, data_root, cache, prof.synthetic, progress=progress)
     dev = torch.device(device) if device else default_device()
     if style:
-        from .viz.plots import notebook_style
+        from ..viz.plots import notebook_style
 
         notebook_style()
     return Run(name, prof, dict(overrides or {}), out, cache, root, dev)

@@ -1,12 +1,8 @@
-"""Training recipes the notebooks share, and the store that keeps what they trained.
+"""What each model of the kit trains, and on what: GLRec, the variants of Table 1a, faces.
 
-Every trained model is keyed by everything that determines it: the recipe (a profile's
-``glrec`` or ``ppcl`` table with the variant's changes), the seed, the data, the GLRec it
-builds on, and the kit's own training code. ``<cache>/models/<name>-<key>/`` holds
-``train.pt`` (written every epoch: an interrupted training resumes) and, for PPCL variants,
-``best.pt`` (the best validation epoch). A later cell, notebook or run that asks for the same
-model loads it instead of training it again; the run folder gets a hard link (or a copy) of
-each model it used under ``checkpoints/`` and their keys in ``checkpoints/models.json``.
+Every model is trained once and kept in the model store (:mod:`ppcl.pipeline.store`) under a key of
+its recipe (a profile's ``glrec`` or ``ppcl`` table with the variant's changes), seed, data, the
+GLRec it builds on and the training code; a later cell, notebook or run loads it instead.
 
 **Variants** (Table 1a) are Algorithm 1 with given constraint weights and partial-input recipe
 (:mod:`ppcl.algorithm`), all with the same data, seed, GLRec and budget:
@@ -34,29 +30,26 @@ face models are named apart (``face-glrec-<key>``, ``face-<variant>-s<seed>-<key
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import os
-import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from .algorithm import PPCLLossConfig, train_ppcl
-from .config import to_dict
-from .data.common import Record
-from .data.splits import split_train_val
-from .evaluate.compare import choose_cell, hits_at
-from .evaluate.validation import validate, validation_set
-from .io import load_checkpoint, read_checkpoint, save_checkpoint, write_json
+from ..algorithm import PPCLLossConfig, train_ppcl
+from ..config import to_dict
+from ..data.common import Record
+from ..data.splits import split_train_val
+from ..evaluate.compare import choose_cell, hits_at
+from ..evaluate.validation import validate, validation_set
+from ..io import load_checkpoint, read_checkpoint, save_checkpoint
+from ..models import GLRec, build_ppcl
+from ..models.ppcl import PPCL
+from ..pretrain import pretrain_glrec
+from ..train import History, set_seed
 from .jobs import side_by_side, threads_per_job
-from .models import GLRec, build_ppcl
-from .models.ppcl import PPCL
-from .pretrain import pretrain_glrec
 from .profiles import FaceRecipe, GLRecRecipe, PPCLRecipe
-from .train import History, set_seed
+from .store import code_version, data_identity, model_key, record_model
 
 DOMAINS = ("reid", "face")
 
@@ -68,66 +61,6 @@ VARIANTS: dict[str, dict] = {
     "cycle": {"lam_tri": 0.0, "partial_input": "rectify"},
     "ppcl": {"partial_input": "rectify"},
 }
-
-_TRAINING_CODE = ("algorithm.py", "losses.py", "geometry.py", "pretrain.py", "recipes.py", "train.py", "models",
-                  "data/common.py", "data/framing.py", "data/partial.py", "data/samplers.py", "data/transforms.py",
-                  "data/datasets.py", "data/splits.py", "jobs.py",
-                  "evaluate/engine.py", "evaluate/pairwise.py", "evaluate/rank.py", "evaluate/validation.py",
-                  "evaluate/compare.py")  # compare: Table 1c's choice of the λ every PPCL model trains with
-
-
-def code_version() -> str:
-    """A hash of the kit's training code: a model trained by other code is never reused."""
-    root = Path(__file__).resolve().parent
-    h = hashlib.sha1()
-    for item in _TRAINING_CODE:
-        for f in sorted((root / item).rglob("*.py")) if (root / item).is_dir() else [root / item]:
-            h.update(f.relative_to(root).as_posix().encode())
-            h.update(f.read_bytes())
-    return h.hexdigest()[:12]
-
-
-def model_key(**parts) -> str:
-    """A short stable hash of ``parts`` (plain values, dicts and dataclasses)."""
-    blob = json.dumps(to_dict(parts), sort_keys=True, default=str)
-    return hashlib.sha1(blob.encode()).hexdigest()[:12]
-
-
-def data_identity(root: Path, records: Sequence[Record]) -> str:
-    """Names the training data: its root (a synthetic set's folder carries its config's hash), its
-    size, and a hash of every (path, label, camera) it holds, so other images or other labels with
-    the same counts are other data."""
-    h = hashlib.sha1()
-    for r in records:
-        h.update(f"{r.path}\t{r.pid}\t{r.camid}\n".encode())
-    return f"{Path(root).resolve()}:{len(records)}:{len({r.pid for r in records})}:{h.hexdigest()[:12]}"
-
-
-def link_into(src: Path, dst: Path) -> Path:
-    """``dst`` as a hard link to ``src`` (a copy where links are impossible), replaced atomically."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.tmp{os.getpid()}")
-    if tmp.exists():
-        tmp.unlink()
-    try:
-        try:
-            os.link(src, tmp)
-        except OSError:
-            shutil.copy2(src, tmp)
-        os.replace(tmp, dst)
-    finally:  # a crash before the rename leaves the old dst whole and no temporary file
-        if tmp.exists():
-            tmp.unlink()
-    return dst
-
-
-def _record(run, name: str, key: str, path: Path, info: dict) -> None:
-    """Link ``path`` into the run folder and note it in ``checkpoints/models.json``."""
-    link_into(path, run.checkpoints / f"{name}.pt")
-    index_path = run.checkpoints / "models.json"
-    index = json.loads(index_path.read_text()) if index_path.is_file() else {}
-    index[name] = {"key": key, "store": str(path), **info}
-    write_json(index_path, index, sort_keys=True)
 
 
 def check_batch(name: str, value: int, available: int, what: str) -> None:
@@ -193,7 +126,7 @@ def train_glrec(run, progress: bool = True, domain: str = "reid") -> tuple[GLRec
     final = folder / "glrec.pt"  # the trained GLRec with its chosen threshold (train.pt is the training state)
     if not final.is_file():
         save_checkpoint({"arch": model.arch(), "model": model.state_dict(), "threshold": float(model.threshold)}, final)
-    _record(run, _name(domain, "glrec"), key, final, {"seed": run.profile.seed, "threshold": float(model.threshold)})
+    record_model(run, _name(domain, "glrec"), key, final, {"seed": run.profile.seed, "threshold": float(model.threshold)})
     return model.eval(), history
 
 
@@ -207,8 +140,8 @@ def gate_validation(recipe: GLRecRecipe, records: Sequence[Record], seed: int) -
     import numpy as np
     import torch
 
-    from .data.partial import simulate_partial_batch
-    from .evaluate.engine import load_images
+    from ..data.partial import simulate_partial_batch
+    from ..evaluate.engine import load_images
 
     rng = np.random.default_rng(seed + 7)
     pick = rng.choice(len(records), size=min(GATE_VALIDATION_IMAGES, len(records)), replace=False)
@@ -224,7 +157,7 @@ def choose_gate(model: GLRec, recipe: GLRecRecipe, records: Sequence[Record], se
     ``chosen`` (a fixed threshold is added to the candidates)."""
     import torch
 
-    from .models.glrec import GATE_GRID
+    from ..models.glrec import GATE_GRID
 
     val = gate_validation(recipe, records, seed)
     fixed = float(recipe.gate_threshold)
@@ -417,7 +350,7 @@ def train_variant(run, variant: str, seed: int, progress: bool = True, *, domain
         backbone["model"] = "FaceBackbone"
     model = build_ppcl({}, backbone, to_dict(recipe.crloc), glrec_model=glrec)
     if recipe.imagenet:
-        from .models.resnet import load_imagenet_weights
+        from ..models.resnet import load_imagenet_weights
 
         load_imagenet_weights(model.backbone.trunk, recipe.backbone.depth, recipe.weights)
     val = validation_for(run, seed, domain)
@@ -430,7 +363,7 @@ def train_variant(run, variant: str, seed: int, progress: bool = True, *, domain
                                                           first=int(recipe.validate_from * (epochs - 1))))
     if best.is_file():
         load_checkpoint(best, model)
-    _record(run, f"{plan['label']}-s{seed}", plan["key"], best if best.is_file() else folder / "train.pt",
+    record_model(run, f"{plan['label']}-s{seed}", plan["key"], best if best.is_file() else folder / "train.pt",
             {"variant": variant, "seed": seed, "changes": changes, "selected_by": method,
              **({"domain": domain} if domain != "reid" else {})})
     return model.to("cpu").eval(), history
@@ -455,7 +388,7 @@ def train_variants(run, jobs: Sequence[tuple[str, int] | dict], progress: bool =
     ``domain="face"``): ``[(model, history)]`` in the order of ``jobs``.
 
     On a CPU with ``train_jobs`` > 1 the models the store does not hold yet are first trained side
-    by side (:func:`ppcl.jobs.side_by_side`: ``train_jobs`` processes, the threads shared among
+    by side (:func:`ppcl.pipeline.jobs.side_by_side`: ``train_jobs`` processes, the threads shared among
     them), then every model is loaded in order. Each model is the one :func:`train_variant` trains
     on that many threads; ``train_jobs = 1`` trains them one at a time here."""
     specs = [{**common, **({"variant": j[0], "seed": j[1]} if isinstance(j, tuple) else j)} for j in jobs]
@@ -493,7 +426,7 @@ def best_epoch(history: History) -> dict:
 
 def load_variant(path: str | Path) -> PPCL:
     """A trained variant from a run folder's ``checkpoints/<name>.pt`` (no pickle)."""
-    from .models import ppcl_from_checkpoint
+    from ..models import ppcl_from_checkpoint
 
     return ppcl_from_checkpoint(path)
 

@@ -1,11 +1,11 @@
-"""PPCL training beyond one process: ``torchrun --nproc_per_node N -m ppcl.distributed ...``.
+"""PPCL training beyond one process: ``torchrun --nproc_per_node N -m ppcl.pipeline.distributed ...``.
 
-    torchrun --nproc_per_node 4 -m ppcl.distributed --profile paper --data-root DATA \\
+    torchrun --nproc_per_node 4 -m ppcl.pipeline.distributed --profile paper --data-root DATA \\
         --glrec runs/paper/checkpoints/glrec.pt --variant ppcl --seed 0 --out ppcl.pt [--set ppcl.epochs=120 ...]
 
 The networks, the loss and the recipe come from the profile (``--set`` overrides it, validated
 against the schema exactly as in a batch run); ``--variant`` picks one of
-:data:`ppcl.recipes.VARIANTS` (λ_cyc, λ_tri from the profile). Each process trains Algorithm 1 on
+:data:`ppcl.pipeline.training.VARIANTS` (λ_cyc, λ_tri from the profile). Each process trains Algorithm 1 on
 its share of the PK batches (the distributed PK sampler) with F and L wrapped in
 DistributedDataParallel; rank 0 writes the checkpoint (resumed if it exists). The backend is NCCL
 on GPUs and gloo on the CPU, so the same command is tested here with 2 CPU processes.
@@ -18,15 +18,15 @@ import os
 import torch
 import torch.distributed as dist
 
-from .algorithm import train_ppcl
-from .config import to_dict
-from .data.readers import load
-from .io import load_checkpoint
-from .models import build_ppcl
+from ..algorithm import train_ppcl
+from ..config import to_dict
+from ..data.readers import load
+from ..io import load_checkpoint
+from ..models import build_ppcl
 from .profiles import PROFILE_NAMES, load_profile
-from .recipes import VARIANTS, variant_loss
+from .training import VARIANTS, variant_loss
 from .reproduce import parse_overrides
-from .train import set_seed
+from ..train import set_seed
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,6 +1,6 @@
 """Run the kit's notebooks headless, in order, under one profile (the README's main command).
 
-    python -m ppcl.reproduce --profile synthetic [--out runs/synthetic] [--data-root DIR] [--only 01,02]
+    python -m ppcl.pipeline.reproduce --profile synthetic [--out runs/synthetic] [--data-root DIR] [--only 01,02]
                              [--set seed=1 --set ppcl.epochs=20 ...] [--resume]
 
 Each notebook is executed by papermill with the profile's name and the run's folders as
@@ -24,7 +24,7 @@ import tomllib
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .io import write_json
+from ..io import write_json
 from .profiles import PROFILE_NAMES, load_profile
 
 KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]  # no "running over TCP without encryption" per notebook
@@ -156,7 +156,7 @@ def run(profile: str, out: Path, data_root: str = "", cache_dir: str = "", only:
             write_json(state_path, state)
             print(f"FAILED: {nb.name}, cell [{e.exec_count}] of the executed copy: {e.ename}: {e.evalue}\n"
                   f"  executed copy: {target}\n"
-                  f"  after fixing it: python -m ppcl.reproduce --profile {profile} --out {out} --resume", file=sys.stderr)
+                  f"  after fixing it: python -m ppcl.pipeline.reproduce --profile {profile} --out {out} --resume", file=sys.stderr)
             return 1
         seconds = time.time() - t0
         state["notebooks"][nb.name] = {"status": "done", "seconds": round(seconds, 1), "finished": _now()}

@@ -8,8 +8,8 @@ module reads every difference table the notebooks wrote (:data:`TABLES`) from ea
 and writes, for each compared pair, each run's estimate, interval and verdict, and the verdict
 all of them agree on, or ``not established`` where any differs::
 
-    python -m ppcl.verdicts runs/synthetic runs/synthetic-1job [runs/synthetic-1thread ...] --out verdicts.md
-    python -m ppcl.verdicts runs/synthetic runs/synthetic-1thread --names A,C   # the runs' own names
+    python -m ppcl.pipeline.verdicts runs/synthetic runs/synthetic-1job [runs/synthetic-1thread ...] --out verdicts.md
+    python -m ppcl.pipeline.verdicts runs/synthetic runs/synthetic-1thread --names A,C   # the runs' own names
 """
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ import json
 import string
 from pathlib import Path
 
-from .evaluate.compare import verdict
-from .io import write_text
+from ..evaluate.compare import verdict
+from ..io import write_text
 
 TABLES = ("03_differences", "03_localisation_differences", "04_table1a_steps", "05_differences")
 KEYS = ["table", "dataset", "direction", "method", "versus"]
@@ -32,7 +32,7 @@ def read_differences(run: str | Path):
 
     tables = Path(run) / "tables"
     if not tables.is_dir():
-        raise FileNotFoundError(f"{tables}: expected a finished run folder's tables/ (python -m ppcl.reproduce --out "
+        raise FileNotFoundError(f"{tables}: expected a finished run folder's tables/ (python -m ppcl.pipeline.reproduce --out "
                                 f"{run}); found no such folder")
     frames = []
     for name in TABLES:
@@ -109,7 +109,7 @@ def to_markdown(both, *runs: str | Path, labels: list[str] | None = None) -> str
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m ppcl.verdicts", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m ppcl.pipeline.verdicts", description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", metavar="RUN",
                     help="two or more finished run folders (other float orders: OMP_NUM_THREADS=1, --set train_jobs=1, "
                          "another machine)")
