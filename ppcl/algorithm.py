@@ -1,64 +1,39 @@
-"""Algorithm 1: one PPCL training step, Eqs. 2-6 and 10-13.
+"""Algorithm 1: one PPCL training step, Eqs. 2-6 and 10-12.
 
-For a PK batch X of holistic images (labels for L_F):
+For a PK batch X of holistic images (labels for L_F), :meth:`PPCLObjective.forward` reads as the
+paper's Algorithm 1:
 
-1. crop each x to a partial x^p with known region t (line 5);
-2. x^r = T(G(R(x^p))) with the pretrained GLRec (line 6, Eq. 2);
-3. one pass of F over [x^r; x] gives h_x^r and h_x; Y = shuffle(X), so h_y = h_x[perm] is a
-   permutation, not a third pass (line 7, Eq. 3/10);
+1. line 5: each x gets a partial view x^p with known region t (:mod:`ppcl.draws`: every random
+   number of the step, drawn on the host, reaches the device in one copy);
+2. line 6 (Eq. 2): x^r = T(G(R(x^p))) with the pretrained GLRec;
+3. line 7 (Eqs. 3, 10): one pass of F over [x^r; x] gives h_x^r and h_x; Y = shuffle(X), so
+   h_y = h_x[perm] is a permutation, not a third pass;
 4. the anchor a is h_x^r cut at GLRec's layout box (the query region of x^r);
-5. h_{x->y} = L(a, h_y) (Eq. 4) and h_{y->x} = L(h_{x->y}, h_x) (Eq. 5);
+5. Eq. 4: h_{x->y} = L(a, h_y); Eq. 5: h_{y->x} = L(h_{x->y}, h_x);
 6. PP-Cycle (Eq. 11): the box of h_{y->x} against t, the region x^p came from;
-7. PP-Triplet (Eq. 12): anchor a, positive h_{x->y}, negative h_{y*} drawn inside h_y with
-   IoU and containment below beta;
-8. L = L_F + lam_cyc * L_cyc + lam_tri * L_tri (Eqs. 6 and 13; L_R too if GLRec trains; the
-   kit's lam_loc * L_loc with known pairs, below).
+7. PP-Triplet (Eq. 12): anchor a, positive h_{x->y}, negative h_{y*} drawn inside h_y with IoU
+   and containment below beta;
+8. Eq. 6: L = L_F + lam_cyc L_cyc + lam_tri L_tri (+ L_R when GLRec trains).
 
 Every feature the losses compare is pooled by the backbone's own ``pool`` (GAP for the re-ID
-backbone, the GDC descriptor for the face backbone, :mod:`ppcl.models.backbone`), so the same
-step trains F and CRLoc on persons and on faces (§5).
+backbone, the GDC descriptor for the face backbone), so the same step trains persons and faces (§5).
+Nothing in a step waits for the device: no ``.item()``, no boolean indexing, no loop that counts
+(tests/test_step_sync.py runs every variant where any of these raises); boxes, regions and the
+sampling grids stay float32 under autocast.
 
-**Where the paper is silent.** L_F is "determined by the specific task"; the kit applies it to
-the holistic images *and* to their partial views (the anchor region of x^r, pooled), with the
-identity labels of the batch, so F learns to describe a rectified partial image in the same
-space as a holistic one. The baselines get the same budget through ``partial_input``:
+**Where the paper is silent.** L_F is "determined by the specific task"; the kit applies it to the
+holistic images *and* to their partial views (the anchor region of x^r, pooled) with the batch's
+labels, so F learns to describe a rectified partial image in the same space as a holistic one. The
+baselines get the same budget through ``partial_input``: ``"rectify"`` (the partial views are
+GLRec's x^r: the +R recipe, and PPCL's), ``"resize"`` (the crops resized to the full input: the
+Resize recipe; Pad is evaluated on the same F) and ``None`` (holistic images only: the plain re-ID
+step, the paper's Resize baseline as it reads). ``lam_cyc = 0`` or ``lam_tri = 0`` gives the
+single-constraint ablations of Table 1a; both zero trains no CRLoc.
 
-* ``"rectify"`` — the partial views are GLRec's x^r (the +R recipe, and PPCL's);
-* ``"resize"`` — the partial views are the crops resized to the full input (the Resize recipe;
-  Pad is evaluated on the same F);
-* ``None`` — holistic images only (a plain re-ID step: the cost benchmark's, and the ``holistic``
-  variant, the paper's Resize baseline as it reads).
-
-``lam_cyc = 0`` or ``lam_tri = 0`` gives the single-constraint ablations of Table 1a; both zero
-trains no CRLoc.
-
-**The kit's option ``region_id``** (chosen on validation; off is the paper). At test time PPCL
-compares a partial region with the region CRLoc finds in a holistic image, a descriptor that no
-identity loss sees in the paper's recipe (L_F sees whole images and the partial view). With
-``region_id`` each anchor region is also located in another image of its own identity (the PK
-batch has K per identity) and, as in Eq. 4, in y; both located regions join L_F's softmax
-cross-entropy and batch-hard triplet with the labels of the images they were cut from. The
-distance used at test time is then trained: a partial region is pulled toward the region CRLoc
-finds in a true match and pushed from the regions it finds in other people.
-
-**The kit's options on known pairs** (chosen on validation; all off is the paper). Nothing in
-Algorithm 1 tells CRLoc where the corresponding region of another image is: PP-Cycle only asks
-for a round trip, PP-Triplet for a region closer than a random one. A re-ID training set does
-give such pairs by construction (:mod:`ppcl.data.framing`): with ``known_pairs`` each image is
-framed twice, as two detections of one person would frame it (scaled, shifted, one of them
-mirrored); the partial view is cut from the first framing and the holistic image L_F sees is the
-second, so the region of the holistic image that shows the partial view, ``t_known``, is known
-(PP-Cycle's target becomes it; without ``known_pairs`` it is ``t_src`` as in the paper).
-``lam_loc`` weighs L_loc, the grid loss of CRLoc's box for (anchor, h_x) against ``t_known``;
-``known_region_id`` adds the pooled known region of h_x to L_F with its image's label, so the
-descriptor of a holistic image's *region*, which the region distance compares at test time, is
-trained (the +R control gets it too: it is an L_F term, not CRLoc's).
-
-**The kit's option ``crloc_trains_F``** (chosen on validation; on is the paper's joint training).
-Off, PP-Cycle and PP-Triplet are computed on detached feature maps: they train CRLoc (its boxes
-and correlation temperature) but not F, which then learns only from L_F (with ``region_id``, also
-on the located regions). On the kit's synthetic data the constraints' gradients pulled F's
-features toward other identities' regions (y is another person in most pairs) and cost rank-1.
+**The kit's options** (:mod:`ppcl.options`, each off in the ``paper`` profile) are named pieces the
+step calls at fixed places: line 5's view, what the constraints see, PP-Triplet's inputs, and what
+the kit adds after Eq. 12 (located and known regions into L_F, L_loc). Adding one never touches
+the paper's path.
 """
 from __future__ import annotations
 
@@ -68,41 +43,44 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from . import options
 from .data.datasets import ImageStore, TrainBatches
-from .data.framing import cut_from_framing, frame, map_region, narrow_framing, narrowed_region, sample_framings
-from .data.partial import SIDES, draw_partial_batch, simulate_partial_batch
+from .data.framing import frame
+from .data.partial import SIDES
 from .data.samplers import PKSampler
 from .data.transforms import Augmentation
-from .geometry import box_to_t, crop, grid_points, t_to_box
-from .losses import batch_hard_triplet, cross_entropy, glrec_loss, grid_loss, pp_cycle, pp_triplet, sample_negative_boxes
+from .draws import StepDraws, draw_step
+from .geometry import box_to_t, crop, grid_points, identity_t, t_to_box
+from .losses import batch_hard_triplet, cross_entropy, glrec_loss, pp_cycle, pp_triplet, sample_negative_boxes
 from .models.ppcl import PPCL
 from .train import adam, default_device, fit
 
 
 @dataclass(frozen=True)
 class PPCLLossConfig:
-    """The weights and options of Eq. 6 (and the kit's readings where the paper is silent)."""
+    """The weights and settings of Eq. 6, then the kit's own options (:mod:`ppcl.options`), each off
+    here as in the paper."""
 
     lam_cyc: float = 10.0
     lam_tri: float = 1.0
-    beta: float = 0.5
-    alpha: float = 0.3  # PP-Triplet margin (the paper does not give it)
+    beta: float = 0.5  # PP-Triplet's negatives: IoU and containment with the positive below beta
+    alpha: float = 0.3  # PP-Triplet's margin (the paper does not give it)
     triplet_margin: float = 0.3  # L_F's batch-hard margin
     label_smoothing: float = 0.0
-    area: tuple[float, float] = (0.3, 0.8)
+    area: tuple[float, float] = (0.3, 0.8)  # line 5: the partial view's visible-area ratio
     sides: tuple[str, ...] = SIDES
-    grid: int = 20
-    train_glrec: bool = False
-    partial_input: str | None = "rectify"  # "rectify" | "resize" | None (see the module docstring)
-    triplet_trains_F: bool = True  # False: PP-Triplet's gradient reaches only CRLoc's boxes, not F's features
-    region_id: bool = False  # the kit's option: L_F also sees the regions CRLoc locates (see the module docstring)
-    crloc_trains_F: bool = True  # False: PP-Cycle and PP-Triplet train CRLoc only; F learns from L_F (the kit's option)
-    negatives: str = "log-uniform"  # PP-Triplet's negative boxes: "log-uniform" in scale, or "same-size" as the positive
-    known_pairs: bool = False  # the kit's option: the partial view and the holistic image are two framings of one image
-    lam_loc: float = 0.0  # the kit's option: weight of L_loc, CRLoc's box on a known pair against the known region
-    known_region_id: bool = False  # the kit's option: L_F also on the known corresponding region of the holistic image
-    view_width: tuple[float, float] = (1.0, 1.0)  # the kit's option: the partial view is cut from the image (or a known
-                                                  # pair's first framing) narrowed to U(view_width) of its width; (1, 1): the paper's
+    grid: int = 20  # PP-Cycle's grid points per axis (Rocco et al.)
+    train_glrec: bool = False  # L_R in Eq. 6 (GLRec fixed by default)
+    partial_input: str | None = "rectify"  # "rectify" | "resize" | None: PPCL and +R, the Resize baseline, holistic only
+    # The kit's options (ppcl.options):
+    triplet_trains_F: bool = True  # False: PP-Triplet's gradient reaches only CRLoc's boxes
+    region_id: bool = False  # L_F also sees the regions CRLoc locates
+    crloc_trains_F: bool = True  # False: PP-Cycle and PP-Triplet train CRLoc only
+    negatives: str = "log-uniform"  # PP-Triplet's negative boxes: "log-uniform" in scale, or "same-size"
+    known_pairs: bool = False  # the partial view and the holistic image are two framings of one image
+    lam_loc: float = 0.0  # weight of L_loc, CRLoc's box on a known pair against the known region
+    known_region_id: bool = False  # L_F also on the known corresponding region of the holistic image
+    view_width: tuple[float, float] = (1.0, 1.0)  # the view cut from the image narrowed to U(view_width) of its width
 
 
 class PPCLObjective(nn.Module):
@@ -111,8 +89,19 @@ class PPCLObjective(nn.Module):
 
     def __init__(self, model: PPCL, loss_cfg: PPCLLossConfig = PPCLLossConfig()):
         super().__init__()
-        self.model, self.loss_cfg = model, loss_cfg
-        self.register_buffer("points", grid_points(loss_cfg.grid), persistent=False)
+        cfg = loss_cfg
+        if cfg.partial_input not in ("rectify", "resize", None):
+            raise ValueError(f"partial_input must be 'rectify', 'resize' or None; got {cfg.partial_input!r}")
+        if (cfg.lam_cyc > 0 or cfg.lam_tri > 0) and cfg.partial_input != "rectify":
+            raise ValueError(f"CRLoc's constraints need partial_input='rectify'; got {cfg.partial_input!r}")
+        self.model, self.loss_cfg = model, cfg
+        self.register_buffer("points", grid_points(cfg.grid), persistent=False)
+        self.view = options.view_for(cfg)  # line 5: the paper's crop, or the kit's view
+        self.constraint_features = options.constraint_features(cfg)
+        self.triplet_inputs = options.triplet_inputs(cfg)
+        self.extras = options.extras(cfg)  # what the kit adds after Eq. 12 (nothing in the paper's)
+        self.weights = {"L_R": 1.0, "L_F_ce": 1.0, "L_F_tri": 1.0, "L_cyc": cfg.lam_cyc, "L_tri": cfg.lam_tri,
+                        "L_loc": cfg.lam_loc}
 
     def arch(self) -> dict:
         return self.model.arch()
@@ -124,95 +113,68 @@ class PPCLObjective(nn.Module):
         return self.model.load_state_dict(state, strict)
 
     def forward(self, x: Tensor, pids: Tensor, generator: torch.Generator) -> dict[str, Tensor]:
-        cfg, model = self.loss_cfg, self.model
-        b = x.shape[0]
-        use_l = (cfg.lam_cyc > 0 or cfg.lam_tri > 0) and cfg.partial_input == "rectify"
-        if (cfg.lam_cyc > 0 or cfg.lam_tri > 0) and cfg.partial_input != "rectify":
-            raise ValueError(f"CRLoc's constraints need partial_input='rectify'; got {cfg.partial_input!r}")
-        terms: dict[str, Tensor] = {}
-        loc, pool = model.crloc, model.backbone.pool  # pool: GAP (re-ID) or the GDC (faces)
-        if cfg.partial_input is None:
-            h_x = model.backbone(x)
-            g, labels = pool(h_x), pids
-        else:
-            if cfg.known_pairs:  # the kit's option: two detector-like framings of each image
-                f_a, flip_a = sample_framings(b, generator, device=x.device)
-                f_b, flip_b = sample_framings(b, generator, device=x.device)
-                # Line 5 on framing a: the partial view, cut in one resampling of x; x becomes framing b
-                t_src = draw_partial_batch(b, generator, 1.0, cfg.area, cfg.sides, x.dtype)[0].to(x.device)
-                if tuple(cfg.view_width) != (1.0, 1.0):  # the view is cut around the person, not the whole frame
-                    f_a = narrow_framing(f_a, cfg.view_width, generator)
-                x_p = cut_from_framing(x, f_a, flip_a, t_src)
-                x = frame(x, f_b, flip_b)
-                t_known = map_region(t_src, f_a, flip_a, f_b, flip_b)  # where the partial view's content is in x
-            elif tuple(cfg.view_width) != (1.0, 1.0):  # line 5 on the image narrowed about its centre
-                t_src = draw_partial_batch(b, generator, 1.0, cfg.area, cfg.sides, x.dtype)[0]
-                t_known = narrowed_region(t_src, cfg.view_width, generator).to(x.device)  # the view's place in x
-                t_src = t_src.to(x.device)
-                x_p = crop(x, t_known, tuple(x.shape[-2:]))
-            else:
-                # Line 5: every image gets a partial view with known region t_src.
-                x_p, t_src, _, _ = simulate_partial_batch(x, generator, 1.0, cfg.area, cfg.sides)
-                t_known = t_src
-            if cfg.partial_input == "rectify":  # line 6 (Eq. 2)
-                if cfg.train_glrec:
-                    model.glrec.train()
-                    t_pred, logit = model.glrec(x_p)
-                    terms["L_R"] = glrec_loss(t_pred, logit, t_src, torch.ones(b, device=x.device))["loss"]
-                model.glrec.eval()
-                rect = model.glrec.rectify(x_p, out_size=model.input_size)
-                x_v, t_v = rect["x_r"], rect["t"]
-            elif cfg.partial_input == "resize":
-                x_v, t_v = x_p, torch.tensor([1.0, 1.0, 0.0, 0.0], device=x.device).expand(b, 4)
-            else:
-                raise ValueError(f"partial_input must be 'rectify', 'resize' or None; got {cfg.partial_input!r}")
-            # Line 7: one pass of F over [x^r; x]; F(Y) will be a permutation of F(X).
-            h = model.backbone(torch.cat([x_v, x]))
-            h_r, h_x = h[:b], h[b:]
-            anchor = loc.cut(h_r, t_v.to(h_r.dtype))  # the partial view's own region
-            g, labels = torch.cat([pool(anchor), pool(h_x)]), torch.cat([pids, pids])
-            t_in = inside_map(t_known, loc.cfg.min_scale).to(h_x.dtype)  # the known region, as a box CRLoc can give
-            if cfg.known_region_id:  # the kit's option: L_F on the holistic image's known corresponding region too
-                g, labels = torch.cat([g, pool(loc.cut(h_x, t_in))]), torch.cat([labels, pids])
-        if use_l:
-            perm = torch.randperm(b, generator=generator).to(x.device)
-            h_x_f, h_y_f = h_x, h_x[perm]  # the maps L_F trains F through
-            if not cfg.crloc_trains_F:  # CRLoc's constraints see detached maps: their gradients stop at CRLoc
-                h_x, anchor = h_x.detach(), anchor.detach()
-            h_y = h_x[perm]
-            box_xy, _ = loc(anchor, h_y)  # Eq. 4
-            pos = loc.cut(h_y, box_xy)
-            if cfg.region_id:  # the kit's option: L_F on the located regions too
-                mate = same_identity_partner(pids, generator)
-                box_m, _ = loc(anchor, h_x[mate])
-                g = torch.cat([g, pool(loc.cut(h_x_f[mate], box_m)), pool(loc.cut(h_y_f, box_xy))])
-                labels = torch.cat([labels, pids[mate], pids[perm]])
-        terms["L_F_ce"] = cross_entropy(model.backbone.logits(g), labels, cfg.label_smoothing)
-        terms["L_F_tri"] = batch_hard_triplet(g, labels, cfg.triplet_margin)
-        loss = terms["L_F_ce"] + terms["L_F_tri"] + terms.get("L_R", 0.0)
-        if use_l:
+        """Algorithm 1 on the PK batch ``x`` ``(B, 3, H, W)`` with labels ``pids`` ``(B,)``: the loss
+        terms of Eq. 6 and their weighted sum ``"loss"``."""
+        cfg, m = self.loss_cfg, self.model
+        loc, pool = m.crloc, m.backbone.pool
+        d = draw_step(len(x), generator, x.device, cfg.area, cfg.sides, self.view)  # the step's random numbers
+        if cfg.partial_input is None:  # the plain re-ID step: holistic images only
+            return self.objective({}, [(pool(m.backbone(x)), pids)])
+        x_p, x = cut_view(x, d)  # line 5: x^p, and the holistic image L_F sees
+        x_r, t_r, terms = self.rectify(x_p, d.t_src)  # line 6, Eq. 2: x^r = T(G(R(x^p)))
+        h_r, h_x = m.backbone(torch.cat([x_r, x])).chunk(2)  # line 7, Eqs. 3 and 10: one pass of F over [x^r; x]
+        s = options.Step(pids, d, loc.cut(h_r, t_r), h_x, inside_map(d.t_known, loc.cfg.min_scale))
+        emb = [(pool(s.anchor), pids), (pool(h_x), pids)]  # L_F's inputs: the partial views' regions, the images
+        if cfg.lam_cyc > 0 or cfg.lam_tri > 0:
+            s.a_c, s.h_x_c = self.constraint_features(s.anchor, h_x)
+            h_y = s.h_x_c[d.perm]  # Y = shuffle(X): F(Y) is F(X) shuffled
+            s.box_xy = loc(s.a_c, h_y)[0]  # Eq. 4: h_{x->y}
+            pos = loc.cut(h_y, s.box_xy)
             if cfg.lam_cyc > 0:
-                box_yx, _ = loc(pos, h_x)  # Eq. 5
-                terms["L_cyc"] = pp_cycle(box_yx, t_in, self.points)
-                loss = loss + cfg.lam_cyc * terms["L_cyc"]
-            if cfg.lam_loc > 0:  # the kit's option: the box of a known pair against the known region
-                box_xx, _ = loc(anchor, h_x)
-                terms["L_loc"] = grid_loss(box_xx, t_in, self.points)
-                loss = loss + cfg.lam_loc * terms["L_loc"]
+                terms["L_cyc"] = pp_cycle(loc(pos, s.h_x_c)[0], s.t_in, self.points)  # Eq. 5, then Eq. 11
             if cfg.lam_tri > 0:
-                if cfg.triplet_trains_F:
-                    feats_y, a, box_t, pos_t = h_y, anchor, box_xy, pos
-                else:  # the same Eq. 4 on detached features: the gradient reaches CRLoc only
-                    feats_y, a = h_y.detach(), anchor.detach()
-                    box_t, _ = loc(a, feats_y)
-                    pos_t = loc.cut(feats_y, box_t)
-                neg_box, ok = sample_negative_boxes(box_t, generator, cfg.beta, loc.cfg.min_scale,
-                                                    same_size=cfg.negatives == "same-size")
-                neg = loc.cut(feats_y, neg_box)
-                terms["L_tri"] = pp_triplet(pool(a), pool(pos_t), pool(neg), cfg.alpha, ok.to(anchor.dtype))
-                loss = loss + cfg.lam_tri * terms["L_tri"]
-        terms["loss"] = loss
+                terms["L_tri"] = self.pp_triplet(*self.triplet_inputs(loc, s.a_c, h_y, s.box_xy, pos), d)  # Eq. 12
+        for extra in self.extras:  # the kit's options (ppcl.options)
+            extra(self, s, terms, emb)
+        return self.objective(terms, emb)  # Eq. 6
+
+    def rectify(self, x_p: Tensor, t_src: Tensor) -> tuple[Tensor, Tensor, dict]:
+        """Line 6: ``(x^r, its layout box t, {"L_R"} when GLRec trains)``; the Resize baseline's view as is."""
+        if self.loss_cfg.partial_input == "resize":
+            return x_p, identity_t(len(x_p), device=x_p.device), {}
+        glrec, terms = self.model.glrec, {}
+        if self.loss_cfg.train_glrec:
+            glrec.train()
+            t_pred, logit = glrec(x_p)
+            terms["L_R"] = glrec_loss(t_pred, logit, t_src, torch.ones(len(x_p), device=x_p.device))["loss"]
+        glrec.eval()
+        r = glrec.rectify(x_p, out_size=self.model.input_size)
+        return r["x_r"], r["t"], terms
+
+    def pp_triplet(self, a: Tensor, h_y: Tensor, box: Tensor, pos: Tensor, d: StepDraws) -> Tensor:
+        """Eq. 12: the anchor region, the located region of y, and a region of y overlapping it less
+        than beta (rows with no such region are left out)."""
+        loc, pool, cfg = self.model.crloc, self.model.backbone.pool, self.loss_cfg
+        neg_box, ok = sample_negative_boxes(box, d.neg, cfg.beta, loc.cfg.min_scale, same_size=cfg.negatives == "same-size")
+        return pp_triplet(pool(a), pool(pos), pool(loc.cut(h_y, neg_box)), cfg.alpha, ok)
+
+    def objective(self, terms: dict[str, Tensor], emb: list[tuple[Tensor, Tensor]]) -> dict[str, Tensor]:
+        """L_F (softmax cross-entropy and batch-hard triplet) over ``emb``'s pooled features and labels,
+        then Eq. 6: ``"loss"`` the weighted sum of every term."""
+        cfg, g, labels = self.loss_cfg, torch.cat([e for e, _ in emb]), torch.cat([y for _, y in emb])
+        terms["L_F_ce"] = cross_entropy(self.model.backbone.logits(g), labels, cfg.label_smoothing)
+        terms["L_F_tri"] = batch_hard_triplet(g, labels, cfg.triplet_margin)
+        terms["loss"] = sum(self.weights[k] * v for k, v in terms.items())
         return terms
+
+
+def cut_view(x: Tensor, d: StepDraws) -> tuple[Tensor, Tensor]:
+    """Line 5 on the device: ``(x^p, the holistic image L_F sees)`` ``(B, C, H, W)`` each: region ``d.src``
+    of ``x`` resampled to its size (mirrored where ``d.src_flip``), and ``x`` (or its framing ``d.frame``
+    with the kit's known pairs)."""
+    out = crop(x, d.src, tuple(x.shape[-2:]))
+    x_p = torch.where(d.src_flip.view(-1, 1, 1, 1), out.flip(-1), out)
+    return x_p, frame(x, d.frame, d.frame_flip) if d.framed else x
 
 
 def inside_map(t: Tensor, min_scale: float = 0.1) -> Tensor:
@@ -229,16 +191,6 @@ def inside_map(t: Tensor, min_scale: float = 0.1) -> Tensor:
     c = torch.maximum(torch.minimum(out[:, 2:], 1 - s), s - 1)
     inside = ((box.abs() <= 1).all(1) & (t[:, :2] >= min_scale).all(1))[:, None]
     return torch.where(inside, t, torch.cat([s, c], dim=1))  # a region already inside is kept bit for bit
-
-
-def same_identity_partner(pids: Tensor, generator: torch.Generator) -> Tensor:
-    """For each image of a batch, the index of another image of the same identity, drawn at
-    random (itself when it is its identity's only image in the batch). ``(B,)`` -> ``(B,)``."""
-    b = len(pids)
-    same = (pids[:, None] == pids[None, :]) & ~torch.eye(b, dtype=torch.bool, device=pids.device)
-    score = torch.rand(b, b, generator=generator).to(pids.device) + 1.0
-    score = torch.where(same, score, torch.zeros_like(score))
-    return torch.where(same.any(1), score.argmax(1), torch.arange(b, device=pids.device))
 
 
 def ppcl_step(objective: nn.Module):

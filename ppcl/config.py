@@ -5,7 +5,9 @@ Each component's frozen dataclass (``GLRecConfig``, ``BackboneConfig``, ``CRLocC
 ``--set`` overrides, papermill parameters and checkpoint architectures are plain dicts (TOML and
 JSON have no tuples); :func:`from_dict` turns one into its dataclass, converting lists to
 tuples and nested dicts to nested dataclasses, and refuses a key the dataclass has no field
-for, naming the valid fields, or a value of the wrong type, naming the field.
+for, naming the valid fields, or a value of the wrong type, naming the field. A nested table
+changes its field's own default key by key (the face recipe's GLRec keeps its 224x224 input when a
+profile sets only its epochs).
 
 >>> from dataclasses import dataclass
 >>> @dataclass(frozen=True)
@@ -96,12 +98,15 @@ def from_dict(cls: type[T], d: dict, where: str = "") -> T:
     if not isinstance(d, dict):
         raise ValueError(f"{where or cls.__name__}: expected a table of {cls.__name__}'s fields; found {d!r}")
     hints = _hints(cls)
-    names = [f.name for f in dataclasses.fields(cls) if f.init]
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     kwargs = {}
     for key, value in d.items():
         path = f"{where}.{key}" if where else key
-        if key not in names:
-            raise ValueError(f"{path}: expected one of {cls.__name__}'s fields {sorted(names)}; found no field {key!r}")
+        if key not in fields:
+            raise ValueError(f"{path}: expected one of {cls.__name__}'s fields {sorted(fields)}; found no field {key!r}")
+        default = fields[key].default
+        if isinstance(value, dict) and dataclasses.is_dataclass(default) and not isinstance(default, type):
+            value = merge(to_dict(default), value)  # a nested table changes the field's own default, key by key
         kwargs[key] = _coerce(hints[key], value, path)
     return cls(**kwargs)
 

@@ -21,11 +21,21 @@ All functions take batched tensors: ``t`` is ``(B, 4)``, boxes ``(..., 4)``.
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 IDENTITY_T = (1.0, 1.0, 0.0, 0.0)
+
+
+def full_precision(device: torch.device) -> contextlib.AbstractContextManager:
+    """A context in which an autocast region of ``device``'s type is off: geometry (boxes, transforms,
+    sampling grids) is computed in float32 under bf16 or fp16 training and encoding."""
+    if device.type in ("cpu", "cuda"):
+        return torch.autocast(device_type=device.type, enabled=False)
+    return contextlib.nullcontext()  # e.g. the meta device: no autocast there
 
 
 def _check_t(t: Tensor) -> None:
@@ -36,11 +46,15 @@ def _check_t(t: Tensor) -> None:
 def identity_t(batch: int, device=None, dtype=torch.float32) -> Tensor:
     """``(B, 4)`` identity transforms: the whole canvas.
 
+    Filled on ``device`` (no copy from the host: a training step creates it without waiting).
+
     >>> identity_t(2)
     tensor([[1., 1., 0., 0.],
             [1., 1., 0., 0.]])
     """
-    return torch.tensor(IDENTITY_T, device=device, dtype=dtype).expand(batch, 4).clone()
+    t = torch.zeros(batch, 4, device=device, dtype=dtype)
+    t[:, :2] = 1.0
+    return t
 
 
 def t_to_box(t: Tensor) -> Tensor:
@@ -95,10 +109,15 @@ def theta_paste(t: Tensor, eps: float = 1e-6) -> Tensor:
 
 
 def _warp(x: Tensor, theta: Tensor, size: tuple[int, int], mode: str, padding: str) -> Tensor:
+    """``grid_sample`` of ``x`` on the grid of ``theta``, both in float32 whatever the input's dtype or
+    an autocast context (a sampling grid in bf16 misplaces every sample by up to a pixel): the output
+    is float32 (the input's dtype when that is float64)."""
     if x.ndim != 4:
         raise ValueError(f"expected an image batch (B, C, H, W); got shape {tuple(x.shape)}")
-    grid = F.affine_grid(theta.to(x.dtype), [x.shape[0], x.shape[1], *size], align_corners=False)
-    return F.grid_sample(x, grid, mode=mode, padding_mode=padding, align_corners=False)
+    dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
+    with full_precision(x.device):
+        grid = F.affine_grid(theta.to(dtype), [x.shape[0], x.shape[1], *size], align_corners=False)
+        return F.grid_sample(x.to(dtype), grid, mode=mode, padding_mode=padding, align_corners=False)
 
 
 def crop(x: Tensor, t: Tensor, size: tuple[int, int] | None = None, mode: str = "bilinear") -> Tensor:

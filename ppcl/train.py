@@ -8,9 +8,9 @@ plot one curve per term. CUDA is used when present (with AMP: bf16 where the GPU
 which needs no loss scaling, else fp16 with a gradient scaler), the CPU otherwise (fp32); under
 ``torchrun`` only rank 0 writes checkpoints and shows progress.
 
-On a GPU the loop never waits for the device inside an epoch except where a step itself does:
-the loss terms of each step stay on the device and are read back once per epoch (and every
-``log_every`` steps for the progress bar). Each epoch's row of the history records the seconds
+On a GPU the loop never waits for the device inside an epoch: the steps themselves never do
+(tests/test_step_sync.py), and the loss terms of each step stay on the device and are read back
+once per epoch (on the CPU also every ``log_every`` steps, for the progress bar). Each epoch's row of the history records the seconds
 its training steps took (``train_seconds``, validation excluded) and their number (``steps``).
 """
 from __future__ import annotations
@@ -170,7 +170,7 @@ def fit(
                 scaler.update()
                 names = names or list(terms)
                 values.append(torch.stack([terms[k].detach().float() for k in names]))
-                if (i + 1) % log_every == 0:
+                if (i + 1) % log_every == 0 and device.type != "cuda":  # on a GPU reading it back would wait for it
                     bar.set_postfix(loss=f"{float(values[-1][names.index('loss')]):.3f}")
             rows = torch.stack(values).cpu().tolist() if values else []
             seconds = time.perf_counter() - t0  # reading the terms back waited for the device

@@ -163,14 +163,20 @@ def test_a_typo_or_an_inconsistency_in_faces_is_refused(override, message):
         load_profile("smoke", override)
 
 
-def test_the_paper_profile_test_shrinks_the_faces_section_to_smoke():
+def test_the_device_checks_cpu_twin_runs_the_papers_faces_table_shrunk():
+    """The CPU twin of the device check keeps the paper's faces recipe (its losses, schedule shape, the
+    Partial-LFW path) and changes only the network's size, the batch and the counts."""
+    from ppcl.pipeline.devicecheck import as_sets, check_overrides
     from ppcl.pipeline.reproduce import parse_overrides
-    from tests.test_paper_profile import shrink_to_smoke
 
-    sets = shrink_to_smoke()
-    assert any(s.startswith("faces.backbone=") for s in sets) and any(s.startswith("faces.glrec=") for s in sets)
-    shrunk = load_profile("paper", parse_overrides(sets)).faces
-    assert shrunk == load_profile("smoke").faces
+    sets = as_sets(check_overrides(shrink=True))
+    assert any(s.startswith("faces.backbone.width=") for s in sets) and any(s.startswith("faces.glrec.model.") for s in sets)
+    twin = load_profile("paper", parse_overrides(sets)).faces
+    paper = load_profile("paper").faces
+    assert twin.backbone.width < paper.backbone.width and twin.backbone.pools == paper.backbone.pools
+    assert (twin.label_smoothing, twin.lam_cyc, twin.lam_tri, twin.lr) == (paper.label_smoothing, paper.lam_cyc, paper.lam_tri,
+                                                                            paper.lr)
+    assert twin.glrec.gate_threshold == paper.glrec.gate_threshold and twin.partial_lfw.n_ids > 0
 
 
 # ---- Partial-LFW -----------------------------------------------------------------------------

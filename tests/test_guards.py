@@ -158,18 +158,18 @@ def test_partial_protocol_anchors_crloc_on_the_partial_image(tmp_path):
 
 
 # ---- Algorithm 1's wiring --------------------------------------------------------------------
-_REAL_SIMULATE, _REAL_PP_CYCLE = algorithm.simulate_partial_batch, algorithm.pp_cycle
+_REAL_DRAW, _REAL_PP_CYCLE = algorithm.draw_step, algorithm.pp_cycle
 
 
 def _run_recorded(monkeypatch, seed: int) -> dict:
     """One Algorithm 1 step with every input to F, GLRec, CRLoc and PP-Cycle recorded."""
     model = guard_model(seed)
     rec: dict = {"crloc": [], "backbone": [], "cycle": []}
-    real_sim, real_cycle, real_rectify = _REAL_SIMULATE, _REAL_PP_CYCLE, model.glrec.rectify
+    real_draw, real_cycle, real_rectify = _REAL_DRAW, _REAL_PP_CYCLE, model.glrec.rectify
 
-    def sim(*a, **k):
-        out = real_sim(*a, **k)
-        rec["sim"] = (a[0].detach().clone(), out)
+    def draw(*a, **k):
+        out = real_draw(*a, **k)
+        rec["draws"] = out
         return out
 
     def cycle(t_back, t_source, points):
@@ -185,7 +185,7 @@ def _run_recorded(monkeypatch, seed: int) -> dict:
         vals = list(args) + list(kwargs.values())
         rec["crloc"].append((vals[0].detach().clone(), vals[1].detach().clone(), output[0].detach().clone()))
 
-    monkeypatch.setattr(algorithm, "simulate_partial_batch", sim)
+    monkeypatch.setattr(algorithm, "draw_step", draw)
     monkeypatch.setattr(algorithm, "pp_cycle", cycle)
     monkeypatch.setattr(model.glrec, "rectify", rectify)
     model.crloc.register_forward_hook(crloc_hook, with_kwargs=True)
@@ -217,12 +217,10 @@ def test_algorithm1_feeds_crloc_and_pp_cycle_what_eqs_4_5_11_say(monkeypatch):
         rec = _run_recorded(monkeypatch, seed)
         x, b = rec["x"], len(rec["x"])
         # Line 5: the partial view x^p is region t_src of x.
-        x_in, (x_p, t_src, *_) = rec["sim"]
-        assert torch.equal(x_in, x)
-        assert torch.allclose(x_p, crop(x, t_src), atol=1e-6)
-        # Line 6: GLRec rectifies that x^p.
+        t_src = rec["draws"].t_src
         x_p_seen, rect = rec["rectify"]
-        assert torch.equal(x_p_seen, x_p)
+        assert torch.allclose(x_p_seen, crop(x, t_src), atol=1e-6)
+        # Line 6: GLRec rectifies that x^p.
         t_v = rect["t"]
         # Line 7: one pass of F over [x^r; x].
         assert len(rec["backbone"]) == 1

@@ -11,39 +11,45 @@ from pathlib import Path
 
 import pytest
 
-from ppcl.pipeline.devicecheck import MARKER, real_layout_root, shrunk_overrides
-from ppcl.pipeline.profiles import raw_profile
-from ppcl.pipeline.reproduce import parse_overrides
+from ppcl.pipeline.devicecheck import CUTS, MARKER, SHRINKABLE, as_sets, check_overrides, real_layout_root
+from ppcl.pipeline.profiles import load_profile
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _toml(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return f'"{v}"'
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{k} = {_toml(x)}" for k, x in v.items()) + "}"
-    if isinstance(v, list):
-        return "[" + ", ".join(_toml(x) for x in v) + "]"
-    return repr(v)
+def _leaves(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_leaves(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
-def shrink_to_smoke() -> list[str]:
-    """--set entries giving the paper profile the smoke profile's networks, epochs and sizes."""
-    smoke = raw_profile("smoke")
-    sets = ["n_seeds=1"]
-    for section in ("glrec", "ppcl"):
-        sets += [f"{section}.{k}={_toml(v)}" for k, v in smoke[section].items()]
-    for section, table in smoke.items():
-        if isinstance(table, dict) and section not in ("glrec", "ppcl", "synthetic"):
-            sets += [f"{section}.{k}={_toml(v)}" for k, v in table.items()]
-    return sets
+def test_the_cpu_twin_changes_only_what_makes_it_fit_a_cpu():
+    """`make test`'s device check (--shrink) is the GPU check with only network depth and width, input
+    sizes, batches and the numbers of images and identities changed: every other value of the paper
+    profile and of the check's own settings (the losses' options, the data settings, Algorithm 1's
+    path, the faces table) is what the GPU runs."""
+    gpu = _leaves(load_profile("paper", check_overrides(shrink=False, imagenet=False)).to_dict())
+    cpu = _leaves(load_profile("paper", check_overrides(shrink=True)).to_dict())
+    changed = {k for k in gpu if gpu[k] != cpu[k]}
+    assert changed and all(k.rsplit(".", 1)[-1] in SHRINKABLE for k in changed), sorted(changed)
+    assert {"ppcl.backbone.depth", "ppcl.backbone.input_size", "glrec.model.width", "faces.backbone.width"} <= changed
+    paper = load_profile("paper").ppcl
+    for key in ("region_id", "crloc_trains_F", "known_pairs", "lam_loc", "view_width", "val_view_width", "erase",
+                "label_smoothing", "lam_cyc", "lam_tri", "warmup_epochs"):
+        assert cpu[f"ppcl.{key}"] == gpu[f"ppcl.{key}"], key
+    assert cpu["ppcl.label_smoothing"] == paper.label_smoothing == 0.1 and cpu["glrec.gate_threshold"] == 0.5
+    assert cpu["faces.partial_lfw.n_ids"] > 0  # the paper's Partial-LFW path (the identities with the most images)
 
 
-def test_the_device_checks_shrinking_is_the_smoke_profiles_values():
-    assert parse_overrides(shrink_to_smoke()) == shrunk_overrides()
+def test_the_gpu_check_cuts_only_the_schedule_and_grids_of_the_paper_profile():
+    paper = _leaves(load_profile("paper").to_dict())
+    gpu = _leaves(load_profile("paper", check_overrides(shrink=False, imagenet=True)).to_dict())
+    changed = {k for k in paper if paper[k] != gpu[k]}
+    assert changed <= set(_leaves(CUTS)), sorted(changed - set(_leaves(CUTS)))
 
 
 @pytest.mark.slow
@@ -88,7 +94,7 @@ def test_a_batch_the_data_cannot_fill_stops_naming_the_parameter(tmp_path):
 
     root = real_layout_root(tmp_path / "DATA", {"preset": "smoke"}, default_cache_dir())
     cmd = [sys.executable, "-m", "ppcl.pipeline.reproduce", "--profile", "paper", "--data-root", str(root), "--out", str(tmp_path / "run")]
-    for s in shrink_to_smoke() + ["glrec.batch_size=100000"]:
+    for s in as_sets(check_overrides(shrink=True)) + ["glrec.batch_size=100000"]:
         cmd += ["--set", s]
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1200)
     assert r.returncode != 0

@@ -184,3 +184,14 @@ def test_every_shipped_profile_passes_the_load_time_checks():
 def test_a_bad_synthetic_field_is_refused_naming_the_table():
     with pytest.raises(ValueError, match=r"^synthetic: n_query_per_id must be 1\.\.6.*--set synthetic\.FIELD=VALUE"):
         load_profile("smoke", {"synthetic": {"n_query_per_id": 9}})
+
+
+def test_a_nested_table_changes_its_fields_own_default_key_by_key():
+    """A profile that sets only ``faces.glrec.epochs`` keeps the face GLRec's own input size (the field's
+    default), not the default of its class (a GLRec for persons)."""
+    from ppcl.config import from_dict
+    from ppcl.pipeline.profiles import FaceRecipe, GLRecRecipe
+
+    face = from_dict(FaceRecipe, {"glrec": {"epochs": 1}})
+    assert face.glrec.epochs == 1 and face.glrec.model.input_size == FaceRecipe().glrec.model.input_size == (224, 224)
+    assert GLRecRecipe().model.input_size != (224, 224)

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 import os
 from pathlib import Path
 
+import torch
 from PIL import Image, UnidentifiedImageError
+from torch import Tensor
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
@@ -254,3 +256,14 @@ def check_list_file(list_path: Path, folder: Path, records: Sequence[Record]) ->
     if extra:
         found.append(f"{len(extra)} in {folder.name}/ but not listed (e.g. {extra[0]})")
     raise DatasetError(list_path, f"a list of exactly the images in {folder.name}/", "; ".join(found))
+
+
+def to_device(t: Tensor, device: torch.device | str) -> Tensor:
+    """A host tensor on ``device``: unchanged on the CPU; on a GPU through pinned memory, without
+    waiting (the copy is queued on the current stream, as the work that reads it)."""
+    device = torch.device(device)
+    if device.type == "cpu" or t.device == device:
+        return t.to(device)
+    if device.type == "cuda":
+        t = t.pin_memory()
+    return t.to(device, non_blocking=True)

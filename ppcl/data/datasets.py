@@ -32,8 +32,8 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from .common import Record, read_image
-from .transforms import Augmentation, augment
+from .common import Record, read_image, to_device
+from .transforms import Augmentation, Draws, apply, draw
 
 
 class ImageDataset(Dataset):
@@ -217,10 +217,19 @@ class TrainBatches:
         return len(self.sampler)
 
     def batch(self, index: Sequence[int]) -> tuple[Tensor, Tensor]:
-        """One augmented batch for the store's images ``index`` (draws from the epoch's generator)."""
+        """One augmented batch for the store's images ``index`` (draws from the epoch's generator).
+
+        The indices, labels and augmentation draws of a batch travel to the device in one copy; the
+        images are gathered where the store keeps them (on the device when it fits)."""
         i = torch.as_tensor(index, dtype=torch.int64)
-        x = augment(self.store.gather(i, self.device), self.generator, self.aug)
-        return x, self.store.pids[i].to(self.device, non_blocking=True)
+        b = len(i)
+        d = draw(b, self.store.size, self.aug, self.generator)
+        host = torch.cat([i, self.store.pids[i], d.flip.long(), d.shift.reshape(-1), d.erase.reshape(-1)])
+        dev = to_device(host, self.device)  # the one copy of the batch's numbers
+        pids, flip = dev[b : 2 * b], dev[2 * b : 3 * b].bool()
+        shift, erase = dev[3 * b : 5 * b].view(b, 2), dev[5 * b :].view(b, 4)
+        x = self.store.gather(dev[:b] if self.store.images.device == self.device else i, self.device)
+        return apply(x, Draws(flip, shift, erase), self.aug), pids
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
         if self.prefetch == 0:

@@ -23,19 +23,26 @@ from ..geometry import compose_t, crop, identity_t
 
 def sample_framings(b: int, generator: torch.Generator, log_scale: float = 0.1, shift: tuple[float, float] = (0.06, 0.05),
                     flip: float = 0.5, device=None) -> tuple[Tensor, Tensor]:
-    """``b`` framings: ``(f (B, 4), flipped (B,) bool)``. Scales ``exp(N(0, log_scale))`` per axis,
-    centres ``N(0, shift)`` (in half-widths / half-heights of the image), mirrored with
-    probability ``flip``; drawn from ``generator`` (a resumed run draws the same).
+    """``b`` framings: ``(f (B, 4), flipped (B,) bool)``, drawn from ``generator`` (a resumed run draws
+    the same): :func:`framings_from` of ``(B, 4)`` normals and ``(B,)`` uniforms.
 
     >>> f, fl = sample_framings(2, torch.Generator().manual_seed(0), log_scale=0.0, shift=(0.0, 0.0), flip=0.0)
     >>> (f + 0.0).tolist(), fl.tolist()  # no jitter: the image itself
     ([[1.0, 1.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0]], [False, False])
     """
     z = torch.randn(b, 4, generator=generator)
+    f, flipped = framings_from(z, torch.rand(b, generator=generator), log_scale, shift, flip)
+    return f.to(device), flipped.to(device)
+
+
+def framings_from(z: Tensor, u: Tensor, log_scale: float = 0.1, shift: tuple[float, float] = (0.06, 0.05),
+                  flip: float = 0.5) -> tuple[Tensor, Tensor]:
+    """Framings from normals ``z`` ``(B, 4)`` and uniforms ``u`` ``(B,)``: scales ``exp(log_scale z)``
+    per axis, centres ``z * shift`` (in half-widths / half-heights of the image), mirrored where
+    ``u < flip``: ``(f (B, 4), flipped (B,) bool)`` in ``z``'s dtype."""
     s = torch.exp(log_scale * z[:, :2])
-    c = z[:, 2:] * torch.tensor(shift) * 2
-    flipped = torch.rand(b, generator=generator) < flip
-    return torch.cat([s, c], 1).to(device), flipped.to(device)
+    c = z[:, 2:] * torch.tensor(shift, dtype=z.dtype, device=z.device) * 2
+    return torch.cat([s, c], 1), u < flip
 
 
 def frame(x: Tensor, f: Tensor, flipped: Tensor) -> Tensor:
@@ -78,8 +85,9 @@ def map_region(t: Tensor, f_a: Tensor, flip_a: Tensor, f_b: Tensor, flip_b: Tens
     return mirror_t(in_b, flip_b)
 
 
-def narrow_framing(f: Tensor, width: tuple[float, float], generator: torch.Generator) -> Tensor:
-    """Framings ``f`` ``(B, 4)`` narrowed about their centres to a fraction ``U(width)`` of their width.
+def narrow_framing(f: Tensor, width: tuple[float, float], generator: torch.Generator | Tensor) -> Tensor:
+    """Framings ``f`` ``(B, 4)`` narrowed about their centres to a fraction ``U(width)`` of their width,
+    the fraction drawn from ``generator`` or given as uniforms ``(B,)`` in ``[0, 1)``.
 
     The real sets' partial images are cut around the visible part of the *person* (the paper,
     §4.1), and a person fills only about half of a 2:1 detection box's width; a training image
@@ -95,11 +103,12 @@ def narrow_framing(f: Tensor, width: tuple[float, float], generator: torch.Gener
         raise ValueError(f"view_width must satisfy 0 < lo <= hi <= 1; got {tuple(width)}")
     if (lo, hi) == (1.0, 1.0):
         return f
-    w = lo + (hi - lo) * torch.rand(f.shape[0], generator=generator)
-    return torch.cat([f[:, :1] * w.to(f)[:, None], f[:, 1:]], dim=1)
+    u = torch.rand(f.shape[0], generator=generator) if isinstance(generator, torch.Generator) else generator
+    w = lo + (hi - lo) * u.to(f)
+    return torch.cat([f[:, :1] * w[:, None], f[:, 1:]], dim=1)
 
 
-def narrowed_region(t: Tensor, width: tuple[float, float], generator: torch.Generator) -> Tensor:
+def narrowed_region(t: Tensor, width: tuple[float, float], generator: torch.Generator | Tensor) -> Tensor:
     """Regions ``t`` ``(B, 4)`` of the image narrowed about its centre to ``U(width)`` of its width
     (:func:`narrow_framing`), as regions of the whole image ``(B, 4)`` (what ``crop`` cuts): how the
     kit's partial views are cut (``view_width``). Training's views and the validation queries that

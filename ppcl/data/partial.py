@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from ..geometry import crop, identity_t
+from .common import to_device
 
 SIDES: tuple[str, ...] = ("top", "bottom", "left", "right", "free")
 
@@ -144,6 +145,40 @@ def crop_pixels(img: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return img[y0:y1, x0:x1].copy(), pixels_to_t(x0, y0, x1, y1, h, w)
 
 
+def partial_t_batch(u: Tensor, area: tuple[float, float] = (0.3, 0.8), sides: tuple[str, ...] = SIDES) -> tuple[Tensor, Tensor]:
+    """:func:`sample_partial_t` for a batch, from uniforms ``u`` ``(B, 5)`` in ``[0, 1)`` (side, area,
+    aspect, centre x, centre y): ``(t (B, 4), side index (B,) into sides)``, vectorised (no loop
+    over the batch), in ``u``'s dtype and device. The same distributions as :func:`sample_partial_t`;
+    the same promises (tests/test_invariants_boxes.py): inside the canvas, a band spans its side
+    and touches its edge at the drawn area, a free box has exactly the drawn area.
+
+    >>> t, k = partial_t_batch(torch.tensor([[0.0, 0.5, 0.5, 0.5, 0.5]], dtype=torch.float64), (0.4, 0.4), ("top",))
+    >>> t.tolist(), k.tolist()  # the top band of area 0.4
+    ([[1.0, 0.4, 0.0, -0.6]], [0])
+    """
+    lo, hi = area
+    if not 0 < lo <= hi <= 1:
+        raise ValueError(f"area range must satisfy 0 < lo <= hi <= 1; got {area}")
+    if not sides or set(sides) - set(SIDES):
+        raise ValueError(f"sides must be a non-empty subset of {SIDES}; got {sides}")
+    if u.ndim != 2 or u.shape[1] != 5:
+        raise ValueError(f"u: expected (B, 5) uniforms; found {tuple(u.shape)}")
+    idx = (u[:, 0] * len(sides)).long().clamp(max=len(sides) - 1)
+    code = torch.tensor([SIDES.index(x) for x in sides], device=u.device)[idx]  # 0 top, 1 bottom, 2 left, 3 right, 4 free
+    a = lo + (hi - lo) * u[:, 1]
+    r_lo, r_hi = torch.log(a.clamp_min(0.5)), torch.log((1 / a).clamp_max(2.0))
+    r = torch.exp(r_lo + u[:, 2] * (r_hi - r_lo))  # the free box's aspect, log-uniform
+    fsx, fsy = (a * r).sqrt().clamp_max(1.0), (a / r).sqrt().clamp_max(1.0)
+    one = torch.ones_like(a)
+    band_tb, band_lr = code <= 1, (code == 2) | (code == 3)
+    sx = torch.where(band_tb, one, torch.where(band_lr, a, fsx))
+    sy = torch.where(band_tb, a, torch.where(band_lr, one, fsy))
+    zero = torch.zeros_like(a)
+    tx = torch.where(code == 2, sx - 1, torch.where(code == 3, 1 - sx, torch.where(code == 4, (2 * u[:, 3] - 1) * (1 - sx), zero)))
+    ty = torch.where(code == 0, sy - 1, torch.where(code == 1, 1 - sy, torch.where(code == 4, (2 * u[:, 4] - 1) * (1 - sy), zero)))
+    return torch.stack([sx, sy, tx, ty], dim=1), idx
+
+
 def simulate_partial_batch(
     x: Tensor,
     generator: torch.Generator,
@@ -157,31 +192,29 @@ def simulate_partial_batch(
     Each image becomes partial with probability ``partial_share``: its region t is cut out
     (:func:`ppcl.geometry.crop`) and resized to ``out_size`` (default: the input size), as a
     detector would hand a partial box to the network. Holistic images keep ``t = identity``.
+    The draws are made on the host (:func:`draw_partial_batch`) and reach ``x``'s device in one copy.
 
     Returns ``(x_p, t, is_partial, sides)``: inputs ``(B, C, h, w)``, true transforms
     ``(B, 4)``, labels ``(B,)`` in {0., 1.}, and each image's side (``"whole"`` if holistic).
     """
-    t, is_partial, side_names = draw_partial_batch(x.shape[0], generator, partial_share, area, sides, x.dtype)
-    x_p = crop(x, t.to(x.device), out_size or tuple(x.shape[-2:]))
-    return x_p, t.to(x.device), is_partial.to(x.device), side_names
+    t, is_partial, side_names = draw_partial_batch(x.shape[0], generator, partial_share, area, sides, torch.float32)
+    both = to_device(torch.cat([t, is_partial[:, None]], dim=1), x.device)  # one copy
+    t, is_partial = both[:, :4], both[:, 4]
+    x_p = crop(x, t, out_size or tuple(x.shape[-2:]))
+    return x_p, t, is_partial.to(x.dtype), side_names
 
 
 def draw_partial_batch(b: int, generator: torch.Generator, partial_share: float = 0.5, area: tuple[float, float] = (0.3, 0.8),
                        sides: tuple[str, ...] = SIDES, dtype=torch.float32) -> tuple[Tensor, Tensor, list[str]]:
     """The draws of :func:`simulate_partial_batch` without the cut: ``(t (B, 4), is_partial (B,),
-    sides)`` on the CPU, from one number taken from ``generator`` (the same draws for the same
-    generator state)."""
-    seed = int(torch.randint(0, 2**63 - 1, (1,), generator=generator))
-    rng = np.random.default_rng(seed)
-    t = identity_t(b, dtype=dtype)
-    is_partial = torch.from_numpy(rng.random(b) < partial_share).to(dtype)
-    side_names = ["whole"] * b
-    for i in range(b):
-        if is_partial[i]:
-            ti, side = sample_partial_t(rng, area, sides)
-            t[i] = torch.from_numpy(ti).to(dtype)
-            side_names[i] = side
-    return t, is_partial, side_names
+    sides)`` on the CPU, from one draw of ``(B, 6)`` uniforms from ``generator`` (the same draws
+    for the same generator state): whether each image is cut, then :func:`partial_t_batch`."""
+    u = torch.rand(b, 6, generator=generator, dtype=torch.float64)
+    t, idx = partial_t_batch(u[:, 1:], area, sides)
+    is_partial = u[:, 0] < partial_share
+    t = torch.where(is_partial[:, None], t, identity_t(b, dtype=torch.float64))
+    side_names = [sides[i] if p else "whole" for i, p in zip(idx.tolist(), is_partial.tolist())]
+    return t.to(dtype), is_partial.to(dtype), side_names
 
 
 def area_ratio(t: Tensor | np.ndarray) -> Tensor | np.ndarray:

@@ -18,6 +18,7 @@ Two forms of the same training augmentation:
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -180,13 +181,20 @@ def apply(x: Tensor, d: Draws, aug: Augmentation) -> Tensor:
     pixel = torch.where(inside, pixel, h * w)  # outside: the black pixel appended below
     flat = F.pad(x.reshape(b, c, h * w), (0, 1))  # (B, 3, H*W + 1), the last pixel black
     src = flat.gather(2, pixel.view(b, 1, h * w).expand(b, c, h * w)).view(b, c, h, w)
-    std = torch.tensor(aug.std, device=dev).view(1, 3, 1, 1)
-    out = src.float().mul_(1.0 / (255.0 * std)).sub_(torch.tensor(aug.mean, device=dev).view(1, 3, 1, 1) / std)
+    mean, std = channel_constant(aug.mean, dev), channel_constant(aug.std, dev)
+    out = src.float().mul_(1.0 / (255.0 * std)).sub_(mean / std)
     top, left, eh, ew = d.erase.unbind(1)
     ii, jj = torch.arange(h, device=dev), torch.arange(w, device=dev)
     in_rows = (ii >= top[:, None]) & (ii < (top + eh)[:, None])  # (B, H)
     in_cols = (jj >= left[:, None]) & (jj < (left + ew)[:, None])  # (B, W)
     return out.masked_fill_((in_rows[:, :, None] & in_cols[:, None, :])[:, None], 0.0)
+
+
+@functools.lru_cache(maxsize=32)
+def channel_constant(values: tuple[float, ...], device: torch.device) -> Tensor:
+    """``(1, C, 1, 1)`` float32 constants on ``device``, made there once (filled, not copied from the
+    host) and kept: a training step reads them without a copy."""
+    return torch.stack([torch.full((), float(v), device=device) for v in values]).view(1, -1, 1, 1)
 
 
 def augment(x: Tensor, generator: torch.Generator, aug: Augmentation) -> Tensor:

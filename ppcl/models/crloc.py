@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
-from ..geometry import crop
+from ..geometry import crop, full_precision
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,10 @@ class CRLoc(nn.Module):
     def locate(self, corr: Tensor) -> Tensor:
         """L_l: correlation ``(N, U, H, W)`` -> box t ``(N, 4)`` inside the reference map (scales in
         ``[min_scale, 1]``, ``|centre| + scale <= 1``) for any correlation and FC, in every locator mode."""
-        raw = self.fc(self.features(corr))
+        feat = self.features(corr)
+        with full_precision(feat.device):  # the box is geometry: float32 under autocast
+            raw = self.fc(feat.float())
+            corr = corr.float()
         m = self.cfg.min_scale
         if self.cfg.locator == "fit":
             s_fit, c_fit = fit_box(corr, self.cfg.patch_size)

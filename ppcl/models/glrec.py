@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..geometry import IDENTITY_T, paste
+from ..geometry import IDENTITY_T, full_precision, identity_t, paste
 from ..io import load_checkpoint, read_checkpoint
 from .resnet import ResNetTrunk, load_imagenet_weights
 
@@ -70,7 +70,9 @@ class GLRec(nn.Module):
         """R: partial images (any size; resized to the input size) -> ``(t (B, 4), gate logit (B,))``."""
         if tuple(x_p.shape[-2:]) != tuple(self.cfg.input_size):
             x_p = F.interpolate(x_p, size=self.cfg.input_size, mode="bilinear", align_corners=False)
-        out = self.head(self.trunk(x_p).mean(dim=(2, 3)))
+        feat = self.trunk(x_p).mean(dim=(2, 3))
+        with full_precision(feat.device):  # t is geometry: float32 under autocast
+            out = self.head(feat.float())
         return out[:, :4], out[:, 4]
 
     def clamp_t(self, t: Tensor) -> Tensor:
@@ -124,9 +126,9 @@ class GLRec(nn.Module):
         t_hat, logit = self(x_p)
         t_hat = self.clamp_t(t_hat)
         eta = torch.sigmoid(logit)
-        th = float(self.threshold) if threshold is None else threshold
+        th = self.threshold if threshold is None else threshold  # a tensor on the model's device: nothing waits for it
         partial = eta >= th if gate else torch.ones_like(eta, dtype=torch.bool)
-        ident = torch.tensor(IDENTITY_T, device=x_p.device, dtype=t_hat.dtype).expand_as(t_hat)
+        ident = identity_t(len(t_hat), device=t_hat.device, dtype=t_hat.dtype)
         t_used = torch.where(partial[:, None], t_hat, ident)
         x_r = paste(x_p, t_used, size=out_size)
         return {"x_r": x_r, "t": t_used, "t_hat": t_hat, "eta": eta, "partial": partial}

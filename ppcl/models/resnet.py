@@ -101,14 +101,10 @@ class ResNetTrunk(nn.Module):
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 
 
-def load_imagenet_weights(trunk: ResNetTrunk, depth: str, weights: str | None = None) -> ResNetTrunk:
-    """Load torchvision's ImageNet weights into a width-64 trunk, offline.
+IMAGENET_DEPTHS = ("resnet18", "resnet34", "resnet50")
 
-    Looks in ``weights`` (a ``.pth`` file) if given, else in torchvision's cache; never
-    downloads. Stops with an error naming the file it wanted and where to put it.
-    """
-    from pathlib import Path
 
+def _imagenet_enum(depth: str):
     import torchvision
 
     enum = {
@@ -117,13 +113,35 @@ def load_imagenet_weights(trunk: ResNetTrunk, depth: str, weights: str | None = 
         "resnet50": torchvision.models.ResNet50_Weights.IMAGENET1K_V1,
     }.get(depth)
     if enum is None:
-        raise ValueError(f"no ImageNet weights for depth {depth!r}")
-    fname = Path(enum.url).name
-    path = Path(weights) if weights else Path(torch.hub.get_dir()) / "checkpoints" / fname
+        raise ValueError(f"depth: expected one of {list(IMAGENET_DEPTHS)} for ImageNet weights; found {depth!r}")
+    return enum
+
+
+def imagenet_weights_path(depth: str, weights: str | None = None):
+    """Where the kit looks for the ImageNet weights of ``depth``: ``weights`` when given, else
+    torchvision's cache, ``$TORCH_HOME/hub/checkpoints/<torchvision's file name>`` (``$TORCH_HOME``
+    defaults to ``~/.cache/torch``): ``resnet50-0676ba61.pth`` and ``resnet18-f37072fd.pth``, the
+    files ``ResNet50_Weights.IMAGENET1K_V1`` and ``ResNet18_Weights.IMAGENET1K_V1`` name."""
+    from pathlib import Path
+
+    fname = Path(_imagenet_enum(depth).url).name
+    return Path(weights) if weights else Path(torch.hub.get_dir()) / "checkpoints" / fname
+
+
+def load_imagenet_weights(trunk: ResNetTrunk, depth: str, weights: str | None = None) -> ResNetTrunk:
+    """Load torchvision's ImageNet weights into a width-64 trunk, offline.
+
+    Looks in ``weights`` (a ``.pth`` file) if given, else in torchvision's cache
+    (:func:`imagenet_weights_path`); never downloads. Stops with an error naming the file it wanted
+    and where to put it; a file of another architecture is refused naming it.
+    """
+    enum = _imagenet_enum(depth)
+    path = imagenet_weights_path(depth, weights)
     if not path.is_file():
         raise FileNotFoundError(
-            f"{path}: expected torchvision's ImageNet weights {fname} for {depth}; found no such file. "
-            f"Download {enum.url} on a machine with a network and put it there (or pass its path as weights)."
+            f"{path}: expected torchvision's ImageNet weights {path.name if not weights else ''} for {depth}; found no "
+            f"such file. Download {enum.url} on a machine with a network and put it there (or set the recipe's "
+            "weights to its path, e.g. --set ppcl.weights='\"/path/to/file.pth\"')."
         )
     state = torch.load(path, map_location="cpu", weights_only=True)
     state = {k: v for k, v in state.items() if not k.startswith("fc.")}

@@ -39,7 +39,6 @@ import torch
 
 from ..config import merge
 from ..io import read_checkpoint, write_json
-from .profiles import raw_profile
 
 REAL_FOLDERS = ("Market-1501-v15.09.15", "Partial-REID_Dataset", "Partial_iLIDS", "lfw", "CASIA-WebFace")
 GPU_BUDGET_S = 360.0  # the whole check on one GPU, start-up included
@@ -50,23 +49,54 @@ MARKER = "device-check.json"
 GPU_DATA = {"preset": "synthetic", "n_train_ids": 150, "n_test_ids": 50, "n_face_train_ids": 150, "n_lfw_ids": 120}
 SHRUNK_DATA = {"preset": "smoke"}
 
-# The paper profile with its epochs and grids cut; the networks, input sizes and batches stay.
+# The check's own settings: the paper profile with its schedule and grids cut. Every other value
+# (the networks, input sizes, batches, the losses and their options, the faces table) is the paper's.
 CUTS: dict = {
     "n_seeds": 1,
-    "glrec": {"epochs": 1, "imagenet": False},  # no ImageNet weights offline
-    "ppcl": {"epochs": 1, "warmup_epochs": 0, "imagenet": False, "n_val_ids": 20},
+    "glrec": {"epochs": 1},
+    "ppcl": {"epochs": 1, "warmup_epochs": 0, "n_val_ids": 20},
     "ablation": {"lam_cyc": [1.0, 10.0], "lam_tri": [1.0], "grid_epochs": 1, "ratios": [0.3, 0.6],
                  "grid_ratios": [0.4, 0.8], "n_examples": 2},
-    "faces": {"epochs": 1, "warmup_epochs": 0, "n_val_ids": 20, "glrec": {"epochs": 1, "imagenet": False},
-              "partial_lfw": {"n_ids": 100}},
+    "faces": {"epochs": 1, "warmup_epochs": 0, "n_val_ids": 20, "glrec": {"epochs": 1},
+              "partial_lfw": {"n_ids": 40}},  # about 54 of GPU_DATA's 120 LFW-style people have two images
 }
+
+# The CPU twin (--shrink, what `make test` runs): only what makes the check fit a CPU changes:
+# the networks' depth and width, the input sizes (and CRLoc's patch, which is half the feature
+# map as in the paper's 8 x 4 of 16 x 8), batch sizes and the numbers of images and identities.
+SHRINK: dict = {
+    "glrec": {"model": {"depth": "resnet10", "width": 8, "input_size": [64, 32]}, "batch_size": 16},
+    "ppcl": {"backbone": {"depth": "resnet10", "width": 8, "input_size": [128, 64]},
+             "crloc": {"patch_size": [4, 2], "channels": [8, 8, 8]}, "p": 4, "k": 2, "n_val_ids": 3},
+    "faces": {"backbone": {"width": 4, "input_size": [64, 64], "embedding_dim": 16, "convs_per_block": [1, 1, 1, 1, 1]},
+              "crloc": {"patch_size": [2, 2], "channels": [8, 8, 8]}, "p": 3, "k": 2, "n_val_ids": 2,
+              "glrec": {"model": {"depth": "resnet10", "width": 8, "input_size": [32, 32]}, "batch_size": 8},
+              "partial_lfw": {"n_ids": 3}},
+}
+SHRINKABLE = ("depth", "width", "input_size", "patch_size", "channels", "embedding_dim", "convs_per_block",
+              "batch_size", "p", "k", "n_val_ids", "n_ids")  # the only fields SHRINK may touch
+
+
+def imagenet_available() -> bool:
+    """Whether torchvision's ImageNet weights for the paper's ResNet-50 and ResNet-18 are in the
+    cache (the check then starts from them, as the paper profile does; it never downloads)."""
+    from ..models.resnet import imagenet_weights_path
+
+    return all(imagenet_weights_path(d).is_file() for d in ("resnet50", "resnet18"))
+
+
+def check_overrides(shrink: bool, imagenet: bool | None = None) -> dict:
+    """The overrides the check runs the paper profile with: :data:`CUTS`, ImageNet weights when they
+    are present (never on the shrunk networks, which have no ImageNet weights), and with ``shrink``
+    :data:`SHRINK`."""
+    imagenet = (not shrink and imagenet_available()) if imagenet is None else imagenet
+    weights = {"glrec": {"imagenet": imagenet}, "ppcl": {"imagenet": imagenet}, "faces": {"glrec": {"imagenet": imagenet}}}
+    return merge(merge(CUTS, weights), SHRINK if shrink else {})
 
 
 def shrunk_overrides() -> dict:
-    """Overrides giving the paper profile the smoke profile's networks, epochs, batches and grids
-    (every value of smoke's ``glrec``, ``ppcl``, ``ablation`` and ``faces`` tables) and one seed."""
-    smoke = raw_profile("smoke")
-    return {"n_seeds": 1, **{k: v for k, v in smoke.items() if isinstance(v, dict) and k != "synthetic"}}
+    """The CPU twin's overrides (:func:`check_overrides` with ``shrink``)."""
+    return check_overrides(shrink=True)
 
 
 def as_sets(overrides: dict, prefix: str = "") -> list[str]:
@@ -177,7 +207,7 @@ def check(out: Path, shrink: bool = False, data: dict | None = None, device: str
           budget_s: float | None = None, only: list[str] | None = None, progress: bool = True) -> dict:
     """Run the device check into ``out`` (see the module docstring); returns what it writes to
     ``out/device-check.json``."""
-    from .. import reproduce
+    from . import reproduce
     from .report import write_report
     from .run import default_cache_dir
 
@@ -192,7 +222,7 @@ def check(out: Path, shrink: bool = False, data: dict | None = None, device: str
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if budget_s is None and dev.type == "cuda" and not shrink:
         budget_s = GPU_BUDGET_S
-    overrides = merge(CUTS, shrunk_overrides() if shrink else {})
+    overrides = check_overrides(shrink)
     data = data or (SHRUNK_DATA if shrink else GPU_DATA)
     root = real_layout_root(out / "DATA", data, default_cache_dir(), progress=progress)
     result: dict = {"device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "CPU",
