@@ -14,9 +14,10 @@
     FLOP/s, so the distance to the FLOP floor is visible.
 (b) +R+L top-K as the gallery grows: its time must grow linearly with the gallery.
 (c) one PPCL training step (Algorithm 1) against one plain re-ID step on the same batch, with
-    the Resize and +R steps between them (where the ratio goes) and both as the kit ran them before.
-(p) a PPCL step in parts (torch.profiler): the partial crops, GLRec, F, CRLoc's calls and cuts,
-    PP-Triplet's negatives, the backward pass.
+    the Resize and +R steps between them (where the ratio goes), each with its FLOPs (the ratio
+    of FLOPs is the floor no implementation of these networks beats at equal FLOP/s).
+(p) a PPCL step in parts (torch.profiler): the step's draws, the partial crops, GLRec, F, CRLoc's
+    calls and cuts, PP-Triplet's negatives, the backward pass.
 (l) the training loader: an epoch of PK batches with the profile's augmentation as training draws
     them (uint8 store on the device, batched augmentation there), its share of a PPCL step, and
     the per-image loader the kit had before.
@@ -191,18 +192,14 @@ STEP_KINDS = {  # (c): the step's variants, each a change of the profile's PPCL 
 }
 
 
-def step_fn(m, profile, device, kind: str, as_before: bool = False):
+def step_fn(m, profile, device, kind: str):
     """(c): one training step (forward, backward, update) of ``kind`` (:data:`STEP_KINDS`) on one
     fixed PK batch, as :func:`ppcl.train.fit` runs it: channels-last weights, fused Adam, autocast
-    in the dtype fit uses on ``device`` (bf16 on a GPU that has it, fp32 on the CPU). ``as_before``:
-    as the kit trained before issue 29 (contiguous weights, per-parameter Adam, fp16 autocast with
-    a scaler on a GPU)."""
+    in the dtype fit uses on ``device`` (bf16 on a GPU that has it, fp32 on the CPU)."""
     from ppcl.train import adam, amp_dtype
 
     recipe = profile.ppcl
-    m = m.to(device).train()
-    if not as_before:
-        m = m.to(memory_format=torch.channels_last)
+    m = m.to(device).train().to(memory_format=torch.channels_last)
     b = recipe.p * recipe.k
     g = torch.Generator().manual_seed(2)
     x = torch.randn(b, 3, *m.input_size, generator=g).to(device)
@@ -211,36 +208,36 @@ def step_fn(m, profile, device, kind: str, as_before: bool = False):
     for p in m.glrec.parameters():
         p.requires_grad_(False)
     params = [p for p in m.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=1e-4) if as_before else adam(params, lr=1e-4)
-    dtype = (torch.float16 if device.type == "cuda" else None) if as_before else amp_dtype(device)
-    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
+    opt = adam(params, lr=1e-4)
+    dtype = amp_dtype(device)
 
     def step():
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             loss = obj(x, y, torch.Generator().manual_seed(0))["loss"]
         opt.zero_grad()
-        scaler.scale(loss).backward()
-        scaler.step(opt)
-        scaler.update()
+        loss.backward()
+        opt.step()
 
     return step
 
 
 def case_step(profile, device, reps: int = 8) -> dict:
     """(c): the plain re-ID step, the Resize and +R steps and the PPCL step (Algorithm 1) on the
-    same batch as training runs them, and the plain and PPCL steps as the kit ran them before,
-    timed in turn."""
+    same batch as training runs them, timed in turn, each with its FLOPs: the FLOP ratio to the
+    plain step is the ratio no implementation of these networks could beat at equal FLOP/s."""
     fns = {kind: step_fn(model_of(profile), profile, device, kind) for kind in STEP_KINDS}
-    fns.update({f"{kind}, before": step_fn(model_of(profile), profile, device, kind, as_before=True)
-                for kind in ("plain", "ppcl")})
-    return interleaved(fns, device, reps)
+    out = interleaved(fns, device, reps)
+    for kind, fn in fns.items():
+        out[kind]["gflop"] = flops(fn) / 1e9
+    return out
 
 
 def case_parts(profile, device, steps: int = 5) -> dict:
     """(p): where a PPCL step's time goes, milliseconds per step: torch.profiler over ``steps``
     steps as fit trains them, with each part of Algorithm 1 marked (the partial crops, GLRec, F
-    over [x^r; x], CRLoc's calls, its cuts, PP-Triplet's negatives) and the backward pass apart. The marks are wrappers installed on this benchmark's own model and removed
-    after; the profiler's own overhead makes every part somewhat slower than unprofiled."""
+    over [x^r; x], CRLoc's calls, its cuts, PP-Triplet's negatives) and the backward pass apart. The
+    marks are wrappers installed on this benchmark's own model and removed after; the profiler's
+    own overhead makes every part somewhat slower than unprofiled."""
     import contextlib
 
     import ppcl.algorithm as alg
@@ -255,7 +252,7 @@ def case_parts(profile, device, steps: int = 5) -> dict:
                 return fn(*a, **k)
         return wrapper
 
-    parts = {"partial crops (line 5)": (alg, "simulate_partial_batch"), "partial crops (line 5), known pairs": (alg, "draw_partial_batch"),
+    parts = {"the step's draws (one copy)": (alg, "draw_step"), "partial crops (line 5)": (alg, "cut_view"),
              "GLRec rectify (line 6)": (m.glrec, "rectify"),
              "F over [x^r; x] (line 7)": (m.backbone, "forward"), "CRLoc calls (Eqs. 4-5)": (m.crloc, "forward"),
              "CRLoc cuts": (m.crloc, "cut"), "PP-Triplet negatives": (alg, "sample_negative_boxes")}
@@ -392,38 +389,6 @@ def case_trained(run_folder: Path, topk: int, device) -> dict:
     return {"full_rank1": 100 * full, "topk_rank1": 100 * top, "seed": seed}
 
 
-def run_estimate(name: str, profile, device, info: dict, args) -> int:
-    """``--estimate``: unit costs measured here x the profile's counts, per notebook (estimate.py)."""
-    import estimate as est
-
-    if not 0 < args.estimate_batch <= 1:
-        raise SystemExit(f"--estimate-batch: expected a fraction in (0, 1]; found {args.estimate_batch}")
-    if profile.source == "real":
-        sizes, where = est.Sizes.published(), "the real datasets' published sizes"
-    else:
-        from ppcl.pipeline.run import setup
-
-        sizes, where = est.Sizes.of_run(setup(name, progress=False, style=False)), "the generated datasets' sizes"
-    work = est.notebook_work(profile, sizes)
-    t0 = time.perf_counter()
-    costs = est.measure_costs(profile, device, timed, reps=args.reps, batch=args.estimate_batch)
-    seconds = time.perf_counter() - t0
-    result = est.estimate(work, costs)
-    print(f"unit costs ({seconds:.0f} s to measure; training batches at {args.estimate_batch:g} of the profile's, scaled):")
-    for k, v in sorted(costs.items()):
-        print(f"  {k:16s} {1000 * v:10.3f} ms")
-    print(f"\ncounts from the {name!r} profile and {where} ({len(profile.seeds)} seeds):")
-    for nb, w in work.items():
-        print(f"  {nb}: steps {dict(w.steps)}, images {dict(w.images)}, pairs {dict(w.pairs)}")
-    print()
-    print(est.report(name, result, info["device"]))
-    if args.json:
-        write_json(args.json, {"info": info, "sizes": vars(sizes), "costs": costs, "estimate": result,
-                               "counts": {nb: {"steps": w.steps, "images": w.images, "pairs": w.pairs} for nb, w in work.items()},
-                               "estimate_batch": args.estimate_batch, "reps": args.reps}, default=str)
-    return 0
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="synthetic", choices=("smoke", "synthetic", "paper"))
@@ -434,10 +399,6 @@ def main(argv=None) -> int:
     ap.add_argument("--skip", default="", help="comma-separated cases to skip: a,s,b,c,p,l,r")
     ap.add_argument("--reps", type=int, default=5, help="timed repetitions per case at least (1-2 for the paper networks on a CPU)")
     ap.add_argument("--json", type=Path, help="also write the results here")
-    ap.add_argument("--estimate", action="store_true",
-                    help="instead of the cases: each notebook's wall time under the whole profile, estimated (estimate.py)")
-    ap.add_argument("--estimate-batch", type=float, default=1.0,
-                    help="with --estimate: measure this fraction of each training batch and scale up (e.g. 0.25 on a CPU)")
     args = ap.parse_args(argv)
     if args.reps < 1:
         ap.error(f"--reps: expected a positive number of repetitions; found {args.reps}")
@@ -448,8 +409,6 @@ def main(argv=None) -> int:
     info = {"device": torch.cuda.get_device_name(0) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads",
             "torch": torch.__version__, "profile": name}
     print(f"# PPCL cost benchmark: {info['device']}, torch {info['torch']}, the {name!r} profile's networks\n")
-    if args.estimate:
-        return run_estimate(name, profile, device, info, args)
     m = model_of(profile)
     res: dict = {"info": info}
     if "a" not in skip:
@@ -479,15 +438,13 @@ def main(argv=None) -> int:
         print()
     if "c" not in skip:
         st = res["step"] = case_step(profile, device, reps=max(3, 2 * args.reps))
-        base = st["plain"]["min"]
+        base, base_fl = st["plain"]["min"], st["plain"]["gflop"]
         print(f"(c) one training step, batch {profile.ppcl.p} x {profile.ppcl.k}, as fit trains (min of {st['plain']['runs']} "
-              "interleaved runs; floor of PPCL / plain: 2x, two backbone passes)")
+              "interleaved runs); the FLOP ratio is the floor at equal FLOP/s")
         for k, v in st.items():
-            rel = f"{v['min'] / base:5.2f}x plain" if "before" not in k else \
-                f"{v['min'] / st['plain, before']['min']:5.2f}x plain before"
-            print(f"  {k:16s} {1000 * v['min']:8.1f} ms  {rel}")
-        print(f"  PPCL / plain: {st['ppcl']['min'] / base:.2f}x (before: "
-              f"{st['ppcl, before']['min'] / st['plain, before']['min']:.2f}x)\n")
+            print(f"  {k:8s} {1000 * v['min']:8.1f} ms  {v['min'] / base:5.2f}x plain   {v['gflop']:8.1f} GFLOP "
+                  f"{v['gflop'] / base_fl:5.2f}x plain")
+        print(f"  PPCL / plain: {st['ppcl']['min'] / base:.2f}x (FLOPs: {st['ppcl']['gflop'] / base_fl:.2f}x)\n")
     if "p" not in skip:
         pt = res["parts"] = case_parts(profile, device)
         print(f"(p) a PPCL step in parts (torch.profiler, ms per step, host time{' (CUDA kernels run asynchronously)' if device.type == 'cuda' else ''}):")

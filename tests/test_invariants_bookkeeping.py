@@ -132,8 +132,8 @@ def test_every_glrec_field_is_classified():
 
 @pytest.mark.parametrize("section, domain", [("glrec", "reid"), ("faces.glrec", "face")])
 def test_every_input_of_a_glrec_changes_its_key(tmp_path, monkeypatch, section, domain):
-    base = recipes.glrec_key(_run(tmp_path), domain)
-    assert recipes.glrec_key(_run(tmp_path), domain) == base  # the same inputs: the same model
+    base = recipes.glrec_key(_run(tmp_path), 0, domain)
+    assert recipes.glrec_key(_run(tmp_path), 0, domain) == base  # the same inputs: the same model
     smoke = _run(tmp_path).profile
     recipe = smoke.glrec if domain == "reid" else smoke.faces.glrec
     missed = []
@@ -145,18 +145,18 @@ def test_every_input_of_a_glrec_changes_its_key(tmp_path, monkeypatch, section, 
             current = getattr(current, part)
         assert current != (tuple(value) if isinstance(value, list) else value), f"{dotted}: not a change"
         over = _nest(section + "." + dotted, value)
-        if recipes.glrec_key(_run(tmp_path, over), domain) == base:
+        if recipes.glrec_key(_run(tmp_path, over), 0, domain) == base:
             missed.append(dotted)
     assert not missed, f"GLRec fields that do not change its key: {missed}"
-    assert recipes.glrec_key(_run(tmp_path, {"seed": 7}), domain) != base, "the seed"
+    assert recipes.glrec_key(_run(tmp_path), 7, domain) != base, "the seed: every seed trains its own GLRec"
     other = "face" if domain == "reid" else "reid"
-    assert recipes.glrec_key(_run(tmp_path), other) != base, "the domain"
+    assert recipes.glrec_key(_run(tmp_path), 0, other) != base, "the domain"
     real_records = recipes.training_records
     monkeypatch.setattr(recipes, "training_records", lambda run, d="reid": real_records(run, d)[:-1])
-    assert recipes.glrec_key(_run(tmp_path), domain) != base, "the training data"
+    assert recipes.glrec_key(_run(tmp_path), 0, domain) != base, "the training data"
     monkeypatch.setattr(recipes, "training_records", real_records)
     monkeypatch.setattr(recipes, "code_version", lambda: "another-code")
-    assert recipes.glrec_key(_run(tmp_path), domain) != base, "the training code"
+    assert recipes.glrec_key(_run(tmp_path), 0, domain) != base, "the training code"
 
 
 class _Key(Exception):

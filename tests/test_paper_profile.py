@@ -98,7 +98,8 @@ def test_a_batch_the_data_cannot_fill_stops_naming_the_parameter(tmp_path):
         cmd += ["--set", s]
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1200)
     assert r.returncode != 0
-    assert "glrec.batch_size = 100000: the data holds only" in r.stderr and "02_glrec_pretraining.ipynb" in r.stderr
+    assert "glrec.batch_size = 100000: the data holds only" in r.stderr and "--set glrec.batch_size=" in r.stderr
+    assert not list((tmp_path / "run").glob("notebooks/*.ipynb")), "the plan refused the profile, yet a notebook ran"
 
 
 def test_the_paper_profile_keeps_the_papers_reading_of_every_kit_option():

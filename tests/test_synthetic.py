@@ -121,6 +121,28 @@ def test_a_larger_verdict_draw_keeps_the_smaller_one_and_changes_nothing_else(tm
     assert len(added) == 3 * 3 and all(p.startswith(where) for p in added)
 
 
+def test_a_confirmation_draw_redraws_only_the_verdict_sets_with_other_people(tmp_path):
+    """``verdict_seed``: the larger draws' people and images from a seed of their own (a draw no earlier
+    run has seen); every other set byte for byte the same, and no confirmation person repeats another
+    pool's signature."""
+    base = file_hashes(S.generate(tmp_path / "a", MINI, progress=False))
+    fresh_cfg = replace(MINI, verdict_seed=97)
+    fresh = file_hashes(S.generate(tmp_path / "b", fresh_cfg, progress=False))
+    assert set(base) == set(fresh)
+    changed = {p for p in base if base[p] != fresh[p]}
+    assert changed and all(p.startswith((f"{S.LARGE_DIR}/", f"{S.SOURCES_DIR}/{S.LARGE_DIR}/")) or p == S.META_NAME
+                           for p in changed), sorted(changed)[:5]
+    large = [p for p in base if p.startswith(f"{S.LARGE_DIR}/") and p.endswith(".jpg")]
+    assert sum(base[p] != fresh[p] for p in large) == len(large), "a verdict image was kept from the exploration draw"
+    from ppcl.data.synthetic.plans import build_context
+
+    ctx = build_context(fresh_cfg, tmp_path / "b")
+    others = {p.signature() for name, pool in ctx.persons.items() if not name.endswith("_large") for p in pool}
+    mine = [p.signature() for name in ("partial_reid_large", "partial_ilids_large") for p in ctx.persons[name]]
+    assert not (set(mine) & others) and len(set(mine)) == len(mine)
+    assert replace(MINI, verdict_seed=0).key() == MINI.key() != fresh_cfg.key()
+
+
 def test_config_key_is_stable_and_sensitive():
     assert S.SyntheticConfig().key() == S.SYNTHETIC.key()
     assert len(S.SMOKE.key()) == 10

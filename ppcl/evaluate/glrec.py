@@ -16,14 +16,19 @@ from ..models.glrec import GLRec
 
 
 @torch.no_grad()
-def predict_layouts(model: GLRec, x_p: Tensor, batch_size: int = 256) -> tuple[Tensor, Tensor]:
-    """R over a batch of partial inputs: clamped t and gate score eta."""
-    model.eval()
+def predict_layouts(model: GLRec, x_p: Tensor, batch_size: int = 256, device: torch.device | str | None = None
+                    ) -> tuple[Tensor, Tensor]:
+    """R over partial inputs ``(N, 3, H, W)`` on ``device`` (default: the model's), in batches: clamped
+    t ``(N, 4)`` and gate score eta ``(N,)``, on the CPU. The model is returned where it was."""
+    home = model.threshold.device
+    dev = torch.device(device) if device is not None else home
+    model.eval().to(dev)
     ts, etas = [], []
     for i in range(0, len(x_p), batch_size):
-        t, logit = model(x_p[i : i + batch_size])
-        ts.append(model.clamp_t(t))
-        etas.append(torch.sigmoid(logit))
+        t, logit = model(x_p[i : i + batch_size].to(dev))
+        ts.append(model.clamp_t(t).cpu())
+        etas.append(torch.sigmoid(logit).cpu())
+    model.to(home)
     return torch.cat(ts), torch.cat(etas)
 
 
@@ -75,21 +80,22 @@ def glrec_metrics(t_pred: Tensor, eta: Tensor, t_true: Tensor, is_partial: Tenso
     return out
 
 
-def metrics_on_test_set(model: GLRec, partial: Sequence[Record], holistic: Sequence[Record], truth: dict[str, dict] | None) -> dict:
+def metrics_on_test_set(model: GLRec, partial: Sequence[Record], holistic: Sequence[Record], truth: dict[str, dict] | None,
+                        device: torch.device | str | None = None) -> dict:
     """GLRec on a partial re-ID test set: gate accuracy over its partial and holistic images,
     and, where the true t is known (the kit's synthetic sets), layout IoU on the partial ones."""
     from .engine import load_images
 
     size = tuple(model.cfg.input_size)
     x = torch.cat([load_images(partial, size), load_images(holistic, size)])
-    t_pred, eta = predict_layouts(model, x)
+    t_pred, eta = predict_layouts(model, x, device=device)
     is_p = torch.cat([torch.ones(len(partial)), torch.zeros(len(holistic))])
     if truth is not None:
         t_true = torch.tensor([truth[r.path]["t"] for r in partial] + [[1.0, 1.0, 0.0, 0.0]] * len(holistic))
         sides = [truth[r.path]["side"] for r in partial] + ["whole"] * len(holistic)
-        out = glrec_metrics(t_pred, eta, t_true, is_p, sides)
+        out = glrec_metrics(t_pred, eta, t_true, is_p, sides, threshold=float(model.threshold))
     else:
-        correct = ((eta >= 0.5).float() == is_p).float()
+        correct = ((eta >= float(model.threshold)).float() == is_p).float()  # G at its own threshold
         out = {"gate_accuracy": float(correct.mean()), "gate_accuracy_partial": float(correct[: len(partial)].mean()),
                "gate_accuracy_holistic": float(correct[len(partial):].mean()), "mean_iou": float("nan"), "n": len(x)}
     out["t_pred"], out["eta"] = t_pred, eta

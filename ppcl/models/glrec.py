@@ -91,7 +91,8 @@ class GLRec(nn.Module):
         if not part.any() or part.all():
             raise ValueError("the gate's threshold needs both cropped and holistic validation images")
         self.eval()
-        eta = torch.cat([torch.sigmoid(self(x_p[i : i + batch_size])[1]) for i in range(0, len(x_p), batch_size)])
+        dev = self.threshold.device  # the images go to the model, in batches; the scores come back
+        eta = torch.cat([torch.sigmoid(self(x_p[i : i + batch_size].to(dev))[1]).cpu() for i in range(0, len(x_p), batch_size)])
         rows = []
         for th in grid:
             called = eta >= th

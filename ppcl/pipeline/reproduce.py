@@ -2,6 +2,12 @@
 
     python -m ppcl.pipeline.reproduce --profile synthetic [--out runs/synthetic] [--data-root DIR] [--only 01,02]
                              [--set seed=1 --set ppcl.epochs=20 ...] [--resume]
+    python -m ppcl.pipeline.reproduce --profile paper --data-root DATA --plan [--gpu H100]
+
+Before the first notebook every data-dependent bound of the profile is checked on the data
+(:mod:`ppcl.pipeline.plan`: batches, validation splits, PK identities, Partial-LFW, disk): a value
+the data cannot satisfy stops the run in seconds, naming the setting and a ``--set`` that works.
+``--plan`` prints the models, each notebook's device hours on a GPU (an estimate), memory and disk.
 
 Each notebook is executed by papermill with the profile's name and the run's folders as
 parameters (``--set`` entries become the notebooks' ``overrides``, validated against the
@@ -126,6 +132,11 @@ def run(profile: str, out: Path, data_root: str = "", cache_dir: str = "", only:
     overrides = overrides or {}
     prof = load_profile(profile, overrides)  # refuse a bad override before anything runs
     out = out.resolve()
+    problems = preflight(prof, data_root, cache_dir, out)  # every data-dependent bound, in seconds
+    if problems:
+        print(f"[{profile}] the data cannot satisfy the profile; nothing was run:\n" + "\n".join(f"- {p}" for p in problems)
+              + "\n  (python -m ppcl.pipeline.reproduce --plan shows the whole plan)", file=sys.stderr)
+        return 2
     (out / "notebooks").mkdir(parents=True, exist_ok=True)
     state_path = out / "run.json"
     params = {"profile": profile, "overrides": overrides, "data_root": str(data_root), "cache_dir": str(cache_dir)}
@@ -175,6 +186,40 @@ def run(profile: str, out: Path, data_root: str = "", cache_dir: str = "", only:
     return 0
 
 
+def preflight(prof, data_root: str, cache_dir: str, out: Path) -> list[str]:
+    """:func:`ppcl.pipeline.plan.preflight` on the run's data (the synthetic sets are generated first if
+    they are not in the cache yet): the problems, each naming a setting and a ``--set`` that works."""
+    from ..data.sources import dataset_root, verdict_sets
+    from .plan import preflight as check
+    from .run import default_cache_dir
+
+    cache = Path(cache_dir or default_cache_dir()).expanduser().resolve()
+    root = dataset_root(prof.source, data_root, cache, prof.synthetic)
+    large = [v for v in dict.fromkeys(verdict_sets(prof.source).values()) if v.endswith("_large")]
+    return check(prof, root, out, cache / "models", large)[1]
+
+
+def plan(profile: str, overrides: dict, data_root: str, cache_dir: str, out: Path, gpu: str) -> int:
+    """Print the run's plan (:mod:`ppcl.pipeline.plan`): the bounds, the models, each notebook's device
+    hours on ``gpu`` (an estimate), memory and disk. Without a data root for real data, the published
+    counts stand in for the data. Returns 0 when every bound holds."""
+    from ..data.sources import dataset_root, verdict_sets
+    from .plan import bill, check_bounds, format_plan, published_summary, summarize
+    from .run import default_cache_dir
+
+    prof = load_profile(profile, overrides)
+    if prof.source == "real" and not data_root:
+        data, problems = published_summary(), []
+    else:
+        cache = Path(cache_dir or default_cache_dir()).expanduser().resolve()
+        root = dataset_root(prof.source, data_root, cache, prof.synthetic)
+        large = [v for v in dict.fromkeys(verdict_sets(prof.source).values()) if v.endswith("_large")]
+        data = summarize(root, large)
+        problems = check_bounds(prof, data)
+    print(format_plan(profile, bill(prof, data, gpu), data, problems))
+    return 1 if problems else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="synthetic", choices=PROFILE_NAMES)
@@ -187,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="override a profile parameter (dotted keys, TOML values), e.g. --set seed=1")
     ap.add_argument("--resume", action="store_true", help="skip the notebooks this run folder finished")
     ap.add_argument("--no-report", action="store_true", help="do not write REPORT.md at the end")
+    ap.add_argument("--plan", action="store_true", help="print the plan (bounds, models, device hours, memory, disk) and stop")
+    ap.add_argument("--gpu", default="H100", help="the GPU the plan's device hours are estimated for (H100, H200, A100)")
     args = ap.parse_args(argv)
     out = args.out or Path("runs") / args.profile
     only = args.only.split(",") if args.only else None
@@ -195,6 +242,12 @@ def main(argv: list[str] | None = None) -> int:
         load_profile(args.profile, overrides)
     except ValueError as e:
         ap.error(str(e))
+    if args.plan:
+        from .plan import GPUS
+
+        if args.gpu not in GPUS:
+            ap.error(f"--gpu: expected one of {list(GPUS)}; found {args.gpu!r}")
+        return plan(args.profile, overrides, args.data_root, args.cache_dir, out, args.gpu)
     return run(args.profile, out, args.data_root, args.cache_dir, only, overrides, args.resume, args.notebooks,
                report=not args.no_report)
 

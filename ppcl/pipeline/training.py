@@ -100,34 +100,57 @@ def _name(domain: str, name: str) -> str:
     return f"face-{name}" if domain == "face" else name
 
 
-def glrec_key(run, domain: str = "reid") -> str:
-    """The store key of the run's GLRec: its recipe, the profile's seed, the data, the code."""
+def glrec_key(run, seed: int, domain: str = "reid") -> str:
+    """The store key of seed ``seed``'s GLRec: its recipe, the seed, the data, the code. Every seed
+    trains its own GLRec (and chooses its own gate threshold): seeds are independent replicates."""
     recipe, _, _ = recipes_for(run, domain)
     train = training_records(run, domain)
-    return model_key(what=_name(domain, "glrec"), recipe=recipe, seed=run.profile.seed,
-                     data=data_identity(run.root, train), code=code_version())
+    return model_key(what=_name(domain, "glrec"), recipe=recipe, seed=seed, data=data_identity(run.root, train),
+                     code=code_version())
 
 
-def train_glrec(run, progress: bool = True, domain: str = "reid") -> tuple[GLRec, History]:
-    """GLRec pretrained on the domain's training images (notebook 02 for re-ID, notebook 05 for
-    faces), trained once per recipe, seed and data; returned on the CPU in eval mode."""
+def _glrec_folder(run, seed: int, domain: str) -> tuple[str, Path]:
+    key = glrec_key(run, seed, domain)
+    return key, run.models / f"{_name(domain, 'glrec')}-s{seed}-{key}"
+
+
+def train_glrec(run, seed: int | None = None, progress: bool = True, domain: str = "reid") -> tuple[GLRec, History]:
+    """Seed ``seed``'s GLRec (default: the profile's first seed), pretrained on the domain's training
+    images (notebook 02 for re-ID, 05 for faces) and its gate threshold chosen (:func:`choose_gate`),
+    both on the run's device, once: the store keeps the model, its threshold and the gate table
+    (``glrec.pt``), and a later call loads them. Returned on the CPU in eval mode."""
     recipe, _, _ = recipes_for(run, domain)
+    seed = run.profile.seed if seed is None else int(seed)
     train = training_records(run, domain)
     check_batch(f"{_glrec_prefix(domain)}.batch_size", recipe.batch_size, len(train), "training images")
-    key = glrec_key(run, domain)
-    folder = run.models / f"{_name(domain, 'glrec')}-{key}"
-    set_seed(run.profile.seed)
-    model = GLRec(recipe.model, imagenet=recipe.imagenet, weights=recipe.weights)
+    key, folder = _glrec_folder(run, seed, domain)
+    final = folder / "glrec.pt"  # the trained GLRec with its chosen threshold and gate table (train.pt: the training state)
+    set_seed(seed)
+    model = GLRec(recipe.model, imagenet=recipe.imagenet and not final.is_file(), weights=recipe.weights)
     history = pretrain_glrec(model, train, recipe.epochs, folder / "train.pt", batch_size=recipe.batch_size, lr=recipe.lr,
                              weight_decay=recipe.weight_decay, partial_share=recipe.partial_share, area=recipe.area,
-                             seed=run.profile.seed, num_workers=recipe.workers, device=run.device, progress=progress)
+                             seed=seed, num_workers=recipe.workers, device=run.device, progress=progress)
+    if final.is_file():
+        saved = load_checkpoint(final, model)
+        table = saved["gate_table"]
+    else:
+        table = choose_gate(model.to(run.device), recipe, train, seed)
+        save_checkpoint({"arch": model.arch(), "model": model.state_dict(), "threshold": float(model.threshold),
+                         "gate_table": table}, final)
     model = model.to("cpu")
-    choose_gate(model, recipe, train, run.profile.seed)
-    final = folder / "glrec.pt"  # the trained GLRec with its chosen threshold (train.pt is the training state)
-    if not final.is_file():
-        save_checkpoint({"arch": model.arch(), "model": model.state_dict(), "threshold": float(model.threshold)}, final)
-    record_model(run, _name(domain, "glrec"), key, final, {"seed": run.profile.seed, "threshold": float(model.threshold)})
+    record_model(run, f"{_name(domain, 'glrec')}-s{seed}", key, final, {"seed": seed, "threshold": float(model.threshold)})
     return model.eval(), history
+
+
+def gate_table(run, seed: int | None = None, domain: str = "reid") -> list[dict]:
+    """The gate table seed ``seed``'s GLRec was given its threshold by (:func:`choose_gate`), from the store."""
+    from ..io import read_checkpoint as read
+
+    seed = run.profile.seed if seed is None else int(seed)
+    _, folder = _glrec_folder(run, seed, domain)
+    if not (folder / "glrec.pt").is_file():
+        train_glrec(run, seed, progress=False, domain=domain)
+    return read(folder / "glrec.pt")["gate_table"]
 
 
 GATE_VALIDATION_IMAGES = 1000  # training images cut (or not) afresh to choose G's threshold
@@ -152,9 +175,9 @@ def gate_validation(recipe: GLRecRecipe, records: Sequence[Record], seed: int) -
 
 def choose_gate(model: GLRec, recipe: GLRecRecipe, records: Sequence[Record], seed: int) -> list[dict]:
     """G's threshold: the recipe's ``gate_threshold`` when set (> 0), else the best balanced accuracy
-    on :func:`gate_validation`'s crops (:meth:`ppcl.models.GLRec.choose_threshold`). Returns every
-    candidate's row of :meth:`ppcl.models.GLRec.gate_table` on those crops, the one in use marked
-    ``chosen`` (a fixed threshold is added to the candidates)."""
+    on :func:`gate_validation`'s crops (:meth:`ppcl.models.GLRec.choose_threshold`), computed on the
+    model's device. Returns every candidate's row of :meth:`ppcl.models.GLRec.gate_table` on those
+    crops, the one in use marked ``chosen`` (a fixed threshold is added to the candidates)."""
     import torch
 
     from ..models.glrec import GATE_GRID
@@ -171,14 +194,15 @@ def choose_gate(model: GLRec, recipe: GLRecRecipe, records: Sequence[Record], se
     return [{**r, "chosen": abs(r["threshold"] - in_use) < 1e-6} for r in rows]
 
 
-def glrec_for(run, domain: str = "reid") -> GLRec:
-    """The run's GLRec of ``domain`` (trained by notebook 02 / 05, or now if it is missing): loaded
-    and its gate chosen once per run, a fresh copy for each caller (a PPCL model holds its own)."""
+def glrec_for(run, seed: int, domain: str = "reid") -> GLRec:
+    """Seed ``seed``'s GLRec of ``domain`` (trained by notebook 02 / 05, or now if it is missing):
+    loaded once per run, a fresh copy for each caller (a PPCL model holds its own)."""
     import copy
 
-    if ("glrec", domain) not in run.memo:
-        run.memo[("glrec", domain)] = train_glrec(run, progress=False, domain=domain)[0]
-    return copy.deepcopy(run.memo[("glrec", domain)])
+    memo = ("glrec", domain, int(seed))
+    if memo not in run.memo:
+        run.memo[memo] = train_glrec(run, seed, progress=False, domain=domain)[0]
+    return copy.deepcopy(run.memo[memo])
 
 
 def train_split(run, seed: int, domain: str = "reid") -> tuple[list[Record], list[Record]]:
@@ -316,7 +340,7 @@ def _variant_plan(run, variant: str, seed: int, domain: str, epochs: int | None,
                                                  "weight_decay", "warmup_epochs", "erase", "workers", "n_val_ids",
                                                  "val_queries_per_id", "val_view_width", "validate_from")}
     training["epochs"] = epochs
-    key = model_key(what=_name(domain, "ppcl"), training=training, loss=loss_cfg, seed=seed, glrec=glrec_key(run, domain),
+    key = model_key(what=_name(domain, "ppcl"), training=training, loss=loss_cfg, seed=seed, glrec=glrec_key(run, seed, domain),
                     data=data_identity(run.root, train), code=code_version())
     label = variant if not changes else f"{variant}-" + "-".join(f"{k}{v}" for k, v in sorted(changes.items()))
     if epochs != recipe.epochs:
@@ -343,7 +367,7 @@ def train_variant(run, variant: str, seed: int, progress: bool = True, *, domain
     Returned on the CPU, in eval mode, at its best validation epoch."""
     plan = _variant_plan(run, variant, seed, domain, epochs, changes, progress)
     recipe, loss_cfg, train, epochs, folder = plan["recipe"], plan["loss_cfg"], plan["train"], plan["epochs"], plan["folder"]
-    glrec = glrec_for(run, domain)
+    glrec = glrec_for(run, seed, domain)
     set_seed(seed)
     backbone = {**to_dict(recipe.backbone), "num_classes": len({r.pid for r in train})}
     if domain == "face":
@@ -371,47 +395,84 @@ def train_variant(run, variant: str, seed: int, progress: bool = True, *, domain
 
 def _job_cost(job: dict) -> float:
     """A training's relative cost (step cost on the project's CPU x epochs): the longest go first."""
-    step = {"holistic": 1.0, "resize": 2.0, "+R": 2.3, "triplet": 2.9, "cycle": 2.8, "ppcl": 3.0}
+    step = {"glrec": 0.6, "holistic": 1.0, "resize": 2.0, "+R": 2.3, "triplet": 2.9, "cycle": 2.8, "ppcl": 3.0}
     return step.get(job["variant"], 3.0) * (job.get("epochs") or 100)
 
 
 def _train_job(job: dict) -> None:
-    """One :func:`train_variant` in a side-by-side worker process (its run writes to a scratch folder)."""
+    """One training in a side-by-side worker process (its run writes to a scratch folder): a GLRec
+    (``variant = "glrec"``) or :func:`train_variant`."""
     job = dict(job)
-    train_variant(job.pop("run"), job.pop("variant"), job.pop("seed"), progress=False, **job)
+    run, variant, seed = job.pop("run"), job.pop("variant"), job.pop("seed")
+    if variant == "glrec":
+        train_glrec(run, seed, progress=False, domain=job.get("domain", "reid"))
+    else:
+        train_variant(run, variant, seed, progress=False, **job)
+
+
+def _glrec_trained(run, seed: int, domain: str) -> bool:
+    return (_glrec_folder(run, seed, domain)[1] / "glrec.pt").is_file()
 
 
 def train_variants(run, jobs: Sequence[tuple[str, int] | dict], progress: bool = True,
                    **common) -> list[tuple[PPCL, History]]:
     """:func:`train_variant` for every ``(variant, seed)`` of ``jobs`` (or a dict of its arguments:
-    ``{"variant", "seed", "epochs", ...changes}``), with ``common`` arguments for all (e.g.
-    ``domain="face"``): ``[(model, history)]`` in the order of ``jobs``.
+    ``{"variant", "seed", "epochs", ...changes}``; ``variant = "glrec"``: :func:`train_glrec`), with
+    ``common`` arguments for all (e.g. ``domain="face"``): ``[(model, history)]`` in the order of ``jobs``.
 
-    On a CPU with ``train_jobs`` > 1 the models the store does not hold yet are first trained side
-    by side (:func:`ppcl.pipeline.jobs.side_by_side`: ``train_jobs`` processes, the threads shared among
-    them), then every model is loaded in order. Each model is the one :func:`train_variant` trains
-    on that many threads; ``train_jobs = 1`` trains them one at a time here."""
+    On a CPU with ``train_jobs`` > 1 what the store does not hold yet is first trained side by side
+    (:func:`ppcl.pipeline.jobs.side_by_side`: ``train_jobs`` processes, the threads shared among them):
+    each seed's GLRec first, then the variants on them; then every model is loaded in order. Each
+    model is the one :func:`train_variant` trains on that many threads; ``train_jobs = 1`` trains
+    them one at a time here."""
     specs = [{**common, **({"variant": j[0], "seed": j[1]} if isinstance(j, tuple) else j)} for j in jobs]
     n = run.profile.train_jobs
     if n > 1 and run.device.type == "cpu":
         if any(_needs_lambdas(s["variant"], s.get("domain", "reid"), s) for s in specs):
             chosen_lambdas(run, progress)  # Table 1c first: the variants below use its cell
-        todo = [s for s in specs if not is_trained(run, **s)]
-        if len(todo) > 1:
-            for domain in {s.get("domain", "reid") for s in todo}:
-                glrec_for(run, domain)  # GLRec trained (or loaded) here once, not by each worker
-            with tempfile.TemporaryDirectory(prefix="ppcl-jobs-") as scratch:
-                memo = {k: v for k, v in run.memo.items() if k == "lambda_grid"}  # the chosen cell travels
-                worker_run = replace(run, out=Path(scratch), _loaded={}, memo=memo)
-                side_by_side(_train_job, [{"run": worker_run, **s} for s in todo], workers=min(n, len(todo)),
-                             threads=threads_per_job(n), cost=_job_cost, progress=progress,
-                             name=lambda j: " ".join(f"{k}={v}" for k, v in j.items() if k != "run"))
+        glrecs = sorted({(s["seed"], s.get("domain", "reid")) for s in specs})
+        stages = ([{"variant": "glrec", "seed": seed, "domain": d} for seed, d in glrecs if not _glrec_trained(run, seed, d)],
+                  [s for s in specs if s["variant"] != "glrec" and not is_trained(run, **s)])
+        with tempfile.TemporaryDirectory(prefix="ppcl-jobs-") as scratch:
+            memo = {k: v for k, v in run.memo.items() if k == "lambda_grid"}  # the chosen cell travels
+            worker_run = replace(run, out=Path(scratch), _loaded={}, memo=memo)
+            for todo in stages:
+                if len(todo) > 1:
+                    side_by_side(_train_job, [{"run": worker_run, **s} for s in todo], workers=min(n, len(todo)),
+                                 threads=threads_per_job(n), cost=_job_cost, progress=progress,
+                                 name=lambda j: " ".join(f"{k}={v}" for k, v in j.items() if k != "run"))
     out = []
     for s in specs:
         s = dict(s)
         variant, seed = s.pop("variant"), s.pop("seed")
-        out.append(train_variant(run, variant, seed, progress=progress, **s))
+        if variant == "glrec":
+            out.append(train_glrec(run, seed, progress=progress, domain=s.get("domain", "reid")))
+        else:
+            out.append(train_variant(run, variant, seed, progress=progress, **s))
     return out
+
+
+def notebook_jobs(profile, notebook: str) -> list[dict]:
+    """The models notebook ``notebook`` ("02" ... "05") trains under ``profile``, in the order it asks
+    for them (what :func:`train_variants` is given; the plan counts the same list): each a dict
+    ``{"variant", "seed", "domain", "epochs"?, "lam_cyc"?, "lam_tri"?}``. Every seed trains its own
+    GLRec first (``variant = "glrec"``). Notebook 03 trains what Tables 2 and 3 need, before any
+    ablation: an interrupted run still has the main tables."""
+    seeds, ab = profile.seeds, profile.ablation_seeds
+    reid = lambda v, s, **k: {"variant": v, "seed": s, "domain": "reid", **k}  # noqa: E731
+    if notebook == "02":
+        return [reid("glrec", s) for s in seeds]
+    if notebook == "03":
+        return [reid(v, s) for s in seeds for v in ("holistic", "resize", "+R", "ppcl") if v != "holistic" or s in ab]
+    if notebook == "04":
+        grid = [reid("ppcl", profile.seed, epochs=profile.ablation.grid_epochs or None, lam_cyc=lc, lam_tri=lt)
+                for lc in profile.ablation.lam_cyc for lt in profile.ablation.lam_tri]
+        return grid + [reid(v, s) for s in ab for v in ("triplet", "cycle")]
+    if notebook == "05":
+        face = lambda v, s: {"variant": v, "seed": s, "domain": "face"}  # noqa: E731
+        return [face("glrec", s) for s in profile.face_seeds] + [face(v, s) for s in profile.face_seeds
+                                                                 for v in ("resize", "+R", "ppcl")]
+    raise ValueError(f"notebook: expected one of ['02', '03', '04', '05'] (those that train); found {notebook!r}")
 
 
 def best_epoch(history: History) -> dict:

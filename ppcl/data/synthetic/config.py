@@ -63,6 +63,10 @@ class SyntheticConfig:
     (:func:`ppcl.data.sources.identity_folds`), so a larger draw adds queries to the same task
     rather than enlarging the gallery. The pools are drawn in order, so a larger draw
     keeps a smaller one's people and images and adds others; every other set is unchanged.
+    ``verdict_seed`` (0: the set's own ``seed``) draws the larger sets' people and images from a
+    seed of their own, still other people than every other set's (their signatures never repeat
+    one): a **confirmation draw** no earlier run has seen, on which the verdicts are read; the
+    draw of the set's own seed, on which the kit's readings were explored, stays one setting away.
     Every pairwise CRLoc distance is scored, so the evaluation grows with the square of the size.
 
     The image is D resized to ``person_size``. With the defaults IoU(D, P) spreads over
@@ -105,6 +109,7 @@ class SyntheticConfig:
     # Larger draws of the same two test sets, other people (the kit's verdicts are read on them)
     n_partial_reid_ids_large: int = 120
     n_ilids_ids_large: int = 595
+    verdict_seed: int = 0  # the larger draws' people and images from this seed (0: the set's own seed)
     # Faces: CASIA-WebFace style training ids, LFW style test ids
     n_face_train_ids: int = 300
     face_images_per_train_id: tuple[int, int] = (6, 14)
@@ -165,8 +170,10 @@ class SyntheticConfig:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
     def key(self) -> str:
-        """Short stable hash of the config and the generator version (names the folder)."""
-        blob = json.dumps({"version": GENERATOR_VERSION, **self.to_dict()}, sort_keys=True)
+        """Short stable hash of the config and the generator version (names the folder; a
+        ``verdict_seed`` of 0 is left out, so the sets of earlier configs keep their folders)."""
+        d = {k: v for k, v in self.to_dict().items() if not (k == "verdict_seed" and v == 0)}
+        blob = json.dumps({"version": GENERATOR_VERSION, **d}, sort_keys=True)
         return hashlib.sha1(blob.encode()).hexdigest()[:10]
 
 

@@ -137,6 +137,7 @@ def identity_pools(
     minor: Sequence[str],
     group_fields: dict[str, tuple[str, ...]],
     sibling_prob: float = 0.5,
+    seen: set | None = None,
 ) -> list[list]:
     """Draw disjoint pools of unique identities, about half of each a sibling of an earlier one.
 
@@ -144,7 +145,7 @@ def identity_pools(
     (plus, sometimes, a minor one), so a crop showing only the shared parts cannot tell them
     apart. Signatures are unique over all pools together.
     """
-    seen: set = set()
+    seen = set() if seen is None else seen  # signatures already taken (by other pools drawn before)
     pools: list[list] = []
     for size in sizes:
         pool: list = []
@@ -167,7 +168,8 @@ def identity_pools(
     return pools
 
 
-def person_pools(seed: int, sizes: Sequence[int]) -> list[list[PersonIdentity]]:
-    """Disjoint pedestrian pools (e.g. train, test, Partial-REID, Partial-iLIDS) for a seed."""
-    return identity_pools(stream(seed, "identities", 0), sizes, sample_identity, ("head", "top", "bottom"),
-                          ("shoes", "bag"), PERSON_GROUP_FIELDS)
+def person_pools(seed: int, sizes: Sequence[int], seen: set | None = None, draw: int = 0) -> list[list[PersonIdentity]]:
+    """Disjoint pedestrian pools (e.g. train, test, Partial-REID, Partial-iLIDS) for a seed, none
+    repeating a signature in ``seen`` (``draw`` names another stream of the same seed)."""
+    return identity_pools(stream(seed, "identities", draw), sizes, sample_identity, ("head", "top", "bottom"),
+                          ("shoes", "bag"), PERSON_GROUP_FIELDS, seen=seen)

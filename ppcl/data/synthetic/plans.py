@@ -55,6 +55,10 @@ def build_context(cfg: SyntheticConfig, root: Path) -> Context:
     sizes = (n_tr, n_te, cfg.n_partial_reid_ids, cfg.n_ilids_ids, cfg.n_distractors, cfg.n_partial_reid_ids_large,
              cfg.n_ilids_ids_large)
     persons = dict(zip(PERSON_POOLS, person_pools(cfg.seed, sizes)))
+    if cfg.verdict_seed:  # the confirmation draw: the larger sets' people from their own seed, none repeating another's
+        seen = {p.signature() for name, pool in persons.items() if not name.endswith("_large") for p in pool}
+        large = person_pools(cfg.verdict_seed, sizes[-2:], seen=seen, draw=1)
+        persons.update(zip(PERSON_POOLS[-2:], large))
     casia, lfw = face_pools(cfg.seed, [cfg.n_face_train_ids, cfg.n_lfw_ids])
     lr = stream(cfg.seed, "layout", 1)
     casia_ids = [int(x) for x in 45 + np.cumsum(lr.integers(1, 120, cfg.n_face_train_ids)) - 1]

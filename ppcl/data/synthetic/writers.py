@@ -49,7 +49,8 @@ def save_png(img: np.ndarray, path: Path) -> None:
     Image.fromarray(img).save(path, format="PNG")
 
 
-def framing(ctx: Context, code: str, ident: int, index: int, detected: bool) -> tuple[Box | None, str, float]:
+def framing(ctx: Context, code: str, ident: int, index: int, detected: bool, seed: int | None = None
+            ) -> tuple[Box | None, str, float]:
     """The box of the image ``(code, ident, index)``: ``(box for render_detection, kind, IoU with the tight box)``.
 
     ``detected`` images get a detection box (from their own stream, :func:`.streams.box_rng`)
@@ -58,7 +59,7 @@ def framing(ctx: Context, code: str, ident: int, index: int, detected: bool) -> 
     cfg = ctx.cfg
     if not detected or cfg.detection == "aligned":
         return None, "tight", 1.0
-    box, iou = sample_detection_box(box_rng(cfg.seed, code, ident, index), cfg.box_log_scale_h,
+    box, iou = sample_detection_box(box_rng(cfg.seed if seed is None else seed, code, ident, index), cfg.box_log_scale_h,
                                     cfg.box_log_scale_w, cfg.box_shift, cfg.min_box_iou)
     return box, "detector", iou
 
@@ -143,11 +144,17 @@ def _draw(large: bool) -> tuple[str, str]:
     return (f"{LARGE_DIR}/", "_large") if large else ("", "")
 
 
+def _seed(cfg, large: bool) -> int:
+    """The seed of a draw's image streams: the larger draws' ``verdict_seed`` when set."""
+    return cfg.verdict_seed if large and cfg.verdict_seed else cfg.seed
+
+
 def write_partial_reid(ctx: Context, job: PartialReidJob) -> JobResult:
     """Per image number: a whole-body image, a partial one cut from another view, an occluded one."""
     cfg, q, size = ctx.cfg, int(ctx.cfg.jpeg_quality), ctx.cfg.person_size
     pid = job.k + 1
     where_to, suffix = _draw(job.large)
+    seed = _seed(cfg, job.large)
     ident = ctx.persons[f"partial_reid{suffix}"][job.k]
     cams = ctx.cams["partial_reid"]
     records: list[dict] = []
@@ -155,20 +162,20 @@ def write_partial_reid(ctx: Context, job: PartialReidJob) -> JobResult:
     folder = f"{where_to}{PREID_DIR}"
     for j in range(1, cfg.partial_reid_images_per_id + 1):
         name = f"{pid:03d}_{j:03d}.jpg"
-        rng = image_rng(cfg.seed, f"preid_whole{suffix}", pid, j)
-        box, kind, iou = framing(ctx, f"preid_whole{suffix}", pid, j, True)
+        rng = image_rng(seed, f"preid_whole{suffix}", pid, j)
+        box, kind, iou = framing(ctx, f"preid_whole{suffix}", pid, j, True, seed)
         img, where = render_detection(ident, rng, cams[int(rng.integers(len(cams)))], size, box=box, avoid=ctx.avoid)
         save_jpeg(img, ctx.root / folder / "whole_body_images" / name, q)
         bodies[f"{folder}/whole_body_images/{name}"] = body_record(where, kind, iou)
-        rng = image_rng(cfg.seed, f"preid_partial{suffix}", pid, j)
-        box, kind, iou = framing(ctx, f"preid_partial{suffix}", pid, j, True)
+        rng = image_rng(seed, f"preid_partial{suffix}", pid, j)
+        box, kind, iou = framing(ctx, f"preid_partial{suffix}", pid, j, True, seed)
         src, where = render_detection(ident, rng, cams[int(rng.integers(len(cams)))], size, box=box, avoid=ctx.avoid)
         rel = f"{folder}/partial_body_images/{name}"
         part, rec = partial_record(ctx, f"partial_reid{suffix}", rel, pid, src, rng, cfg.partial_reid_sides, where)
         save_jpeg(part, ctx.root / rel, q)
         records.append(rec)
         bodies[rec["source"]] = body_record(where, kind, iou)
-        rng = image_rng(cfg.seed, f"preid_occluded{suffix}", pid, j)
+        rng = image_rng(seed, f"preid_occluded{suffix}", pid, j)
         img, where = render_detection(ident, rng, cams[int(rng.integers(len(cams)))], size,
                                       occluder=pick(rng, PREID_OCCLUDERS),
                                       occluder_strength=float(rng.uniform(0.3, 0.6)), avoid=ctx.avoid)
@@ -182,18 +189,19 @@ def write_partial_ilids(ctx: Context, job: PartialIlidsJob) -> JobResult:
     cfg, q, size = ctx.cfg, int(ctx.cfg.jpeg_quality), ctx.cfg.person_size
     pid = job.k + 1
     where_to, suffix = _draw(job.large)
+    seed = _seed(cfg, job.large)
     folder = f"{where_to}{ILIDS_DIR}"
     ident = ctx.persons[f"partial_ilids{suffix}"][job.k]
     cams = ctx.cams["partial_ilids"]
-    rng = image_rng(cfg.seed, f"ilids_gallery{suffix}", pid, 0)
+    rng = image_rng(seed, f"ilids_gallery{suffix}", pid, 0)
     occ, strength = occluder_plan(rng, cfg.occluder_prob)
-    box, kind, iou = framing(ctx, f"ilids_gallery{suffix}", pid, 0, True)
+    box, kind, iou = framing(ctx, f"ilids_gallery{suffix}", pid, 0, True, seed)
     img, where = render_detection(ident, rng, cams[int(rng.integers(len(cams)))], size, occluder=occ,
                                   occluder_strength=strength or None, box=box, avoid=ctx.avoid)
     save_jpeg(img, ctx.root / folder / "Gallery" / f"{pid:03d}.jpg", q)
     bodies = {f"{folder}/Gallery/{pid:03d}.jpg": body_record(where, kind, iou)}
-    rng = image_rng(cfg.seed, f"ilids_probe{suffix}", pid, 0)
-    box, kind, iou = framing(ctx, f"ilids_probe{suffix}", pid, 0, True)
+    rng = image_rng(seed, f"ilids_probe{suffix}", pid, 0)
+    box, kind, iou = framing(ctx, f"ilids_probe{suffix}", pid, 0, True, seed)
     src, where = render_detection(ident, rng, cams[int(rng.integers(len(cams)))], size, box=box, avoid=ctx.avoid)
     rel = f"{folder}/Probe/{pid:03d}.jpg"
     part, rec = partial_record(ctx, f"partial_ilids{suffix}", rel, pid, src, rng, cfg.ilids_sides, where)
