@@ -229,8 +229,11 @@ def train_ppcl(
     ``rank``/``world_size`` and ``ddp=True``: the PK sampler splits the batches and F and L are
     wrapped in DistributedDataParallel. The images are decoded once at the input size
     (:class:`ppcl.data.datasets.ImageStore`, on the training device when they fit; not at all when
-    the checkpoint is complete) and each batch is flipped, padded and cropped, normalised and
-    erased there (:func:`ppcl.data.transforms.augment`); ``num_workers`` batches are prepared ahead in a
+    the checkpoint is complete), or, for a set whose decoded size exceeds a share of the host's
+    available memory, kept as their files' bytes and decoded per batch
+    (:class:`ppcl.data.stores.EncodedStore`: the same batches, pixels a grey level or two apart);
+    each batch is flipped, padded and cropped, normalised and erased on the device
+    (:func:`ppcl.data.transforms.augment`); ``num_workers`` batches are prepared ahead in a
     background thread (0: each when it is needed).
     """
     device = torch.device(device) if device is not None else default_device()

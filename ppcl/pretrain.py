@@ -52,7 +52,9 @@ def pretrain_glrec(
     """Train R on holistic ``records`` (Adam, cosine schedule), checkpointing each epoch.
 
     The images are decoded once at R's input size (:class:`ppcl.data.datasets.ImageStore`, on the
-    training device when they fit; not at all when the checkpoint is complete) and each shuffled
+    training device when they fit; not at all when the checkpoint is complete; kept as their files'
+    bytes and decoded per batch when decoded they would exceed a share of the host's available
+    memory: :class:`ppcl.data.stores.EncodedStore`) and each shuffled
     batch is flipped at random there; the crops of :func:`ppcl.data.partial.simulate_partial_batch`
     run on the device too. ``num_workers`` batches are prepared ahead in a background thread (0:
     each when it is needed)."""

@@ -1,39 +1,39 @@
 """Training and evaluation images as torch objects.
 
 * :class:`ImageDataset` — a torch ``Dataset`` over reader records (per image, PIL transforms);
-* :class:`ImageStore` — every training image read, resized to the network's input size (as
-  torchvision's ``Resize`` does it on a PIL image: the same pixels the per-image pipeline
-  produces) and kept as one ``(N, 3, H, W)`` uint8 tensor: on the training device when it fits
-  in a share of its free memory, else in host memory (pinned when the device is a GPU, so the
-  copies of a batch run asynchronously);
+* the stores (:mod:`ppcl.data.stores`, re-exported here): :class:`ImageStore` — every training
+  image read, resized to the network's input size (as torchvision's ``Resize`` does it on a PIL
+  image: the same pixels the per-image pipeline produces) and kept as one ``(N, 3, H, W)`` uint8
+  tensor, on the training device when it fits in a share of its free memory, else in host memory;
+  :class:`EncodedStore` — the files' bytes, decoded per batch, for sets too large to decode
+  (:meth:`ImageStore.from_records` chooses by the host's available memory);
 * :class:`RandomBatches` — shuffled batches of a fixed size (GLRec's pretraining), the order
   fixed by ``(seed, epoch)``;
 * :class:`TrainBatches` — for each index list of a batch sampler (:class:`RandomBatches` or
   :class:`ppcl.data.samplers.PKSampler`), the images gathered from the store, moved to the
   training device and augmented there (:func:`ppcl.data.transforms.augment`), with a generator
   seeded from ``(seed, epoch, rank)``: :func:`ppcl.train.fit` calls :meth:`TrainBatches.set_epoch`
-  each epoch, so a resumed run draws exactly the batches an uninterrupted one would. Nothing
-  starts a process; ``prefetch`` prepares batches ahead in one background thread (the same
-  batches, in the same order).
+  each epoch, so a resumed run draws exactly the batches an uninterrupted one would, from either
+  kind of store. Nothing starts a process; ``prefetch`` prepares batches ahead in one background
+  thread (the same batches, in the same order).
 """
 from __future__ import annotations
 
-import os
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torchvision.transforms.functional as TF
 from torch import Tensor
 from torch.utils.data import Dataset
-from tqdm.auto import tqdm
 
 from .common import Record, read_image, to_device
+from .stores import (DEVICE_SHARE, HOST_SHARE, STORES, EncodedStore, ImageStore, decode,  # noqa: F401  (re-exported)
+                     decode_all, decode_into, place)
 from .transforms import Augmentation, Draws, apply, draw
+
+Store = ImageStore | EncodedStore
 
 
 class ImageDataset(Dataset):
@@ -68,93 +68,7 @@ class ImageDataset(Dataset):
         return [r.pid for r in self.records]
 
 
-# ---- the decoded store and its batches (what training draws from) ----------------------------
-DEVICE_SHARE = 0.5  # the store goes on a GPU when it needs at most this share of the free memory
-
-
-def decode(path: str, size: tuple[int, int]) -> np.ndarray:
-    """One image file as ``(H, W, 3)`` uint8 at ``size`` (H, W), resized as ``T.Resize(size)``
-    resizes a PIL image (bilinear, PIL's antialiasing)."""
-    return np.asarray(TF.resize(read_image(path), list(size)))
-
-
-def decode_all(records: Sequence[Record], size: tuple[int, int], threads: int | None = None,
-               progress: bool = False) -> Tensor:
-    """Every record's image at ``size``: ``(N, 3, H, W)`` uint8 on the CPU. Decoding runs in
-    ``threads`` threads (default: the CPUs this process may use, at most 16); each image lands
-    in its own slot, so the result does not depend on the thread count."""
-    if len(records) == 0:
-        raise ValueError("records: expected at least one training image; found none")
-    h, w = size
-    if h < 1 or w < 1:
-        raise ValueError(f"size: expected a positive (height, width); found {tuple(size)}")
-    out = np.empty((len(records), h, w, 3), dtype=np.uint8)
-
-    def one(i: int) -> None:
-        out[i] = decode(records[i].path, size)
-
-    n = threads or min(16, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-    bar = tqdm(total=len(records), desc="decode images", leave=False, disable=not progress)
-    with ThreadPoolExecutor(max(1, n)) as pool:
-        for _ in pool.map(one, range(len(records))):
-            bar.update()
-    bar.close()
-    return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
-
-
-def place(images: Tensor, device: torch.device, share: float = DEVICE_SHARE) -> Tensor:
-    """``images`` where batches are cheapest to draw from: on ``device`` if it is a GPU with at
-    least ``images.nbytes / share`` bytes free, else in host memory (pinned for a GPU when the
-    host allows it)."""
-    device = torch.device(device)
-    if device.type != "cuda":
-        return images.to(device)
-    free, _ = torch.cuda.mem_get_info(device)
-    if images.nbytes <= share * free:
-        return images.to(device)
-    try:
-        return images.pin_memory()
-    except RuntimeError:  # too large to pin: pageable host memory (synchronous copies)
-        return images
-
-
-@dataclass
-class ImageStore:
-    """Decoded training images ``(N, 3, H, W)`` uint8 and their identity labels ``(N,)``."""
-
-    images: Tensor
-    pids: Tensor
-
-    def __post_init__(self) -> None:
-        if self.images.dtype != torch.uint8 or self.images.ndim != 4 or self.images.shape[1] != 3:
-            raise ValueError(f"images: expected uint8 (N, 3, H, W); found {self.images.dtype} {tuple(self.images.shape)}")
-        if self.pids.shape != (len(self.images),):
-            raise ValueError(f"pids: expected one label per image ({len(self.images)},); found {tuple(self.pids.shape)}")
-
-    @classmethod
-    def from_records(cls, records: Sequence[Record], size: tuple[int, int], device: torch.device | str = "cpu",
-                     progress: bool = False, threads: int | None = None) -> "ImageStore":
-        """Decode ``records`` once at ``size`` and place them for ``device`` (:func:`place`)."""
-        images = place(decode_all(records, size, threads, progress), torch.device(device))
-        return cls(images, torch.tensor([r.pid for r in records], dtype=torch.int64))
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return tuple(self.images.shape[-2:])
-
-    def gather(self, index: Tensor, device: torch.device) -> Tensor:
-        """The uint8 images ``index`` ``(B,)`` on ``device``: ``(B, 3, H, W)``."""
-        x = self.images[index.to(self.images.device)]
-        if x.device == device:
-            return x
-        if device.type == "cuda" and self.images.is_pinned():
-            x = x.pin_memory()
-        return x.to(device, non_blocking=True)
-
-
+# ---- batches from a store (what training draws from) ---------------------------------------
 def epoch_generator(seed: int, epoch: int, stream: int = 0) -> torch.Generator:
     """A CPU generator for ``(seed, epoch, stream)``; different streams are independent."""
     state = np.random.SeedSequence([seed, epoch, stream]).generate_state(1, dtype=np.uint64)[0]
@@ -187,10 +101,12 @@ class TrainBatches:
     float32, ``pids`` ``(B,)`` int64, one per index list of ``sampler`` (which must offer
     ``set_epoch``). ``prefetch`` > 0 prepares that many batches ahead in a background thread.
 
-    ``store`` may be a function that builds the :class:`ImageStore`: it is called at the first
-    :meth:`set_epoch` or batch, so a training whose checkpoint is already complete decodes nothing."""
+    ``store`` is an :class:`ImageStore` or an :class:`EncodedStore` (the same batches, the same
+    augmentation draws: only the pixels differ, by the resize), or a function that builds one: it
+    is called at the first :meth:`set_epoch` or batch, so a training whose checkpoint is already
+    complete decodes nothing."""
 
-    def __init__(self, store: ImageStore | Callable[[], ImageStore], sampler, aug: Augmentation,
+    def __init__(self, store: Store | Callable[[], Store], sampler, aug: Augmentation,
                  device: torch.device | str, seed: int = 0, rank: int = 0, prefetch: int = 0):
         if prefetch < 0:
             raise ValueError(f"prefetch: expected 0 (prepare each batch when it is needed) or more; found {prefetch}")
@@ -201,8 +117,8 @@ class TrainBatches:
         self.generator = epoch_generator(seed, 0, stream=2 + rank)
 
     @property
-    def store(self) -> ImageStore:
-        if not isinstance(self._store, ImageStore):
+    def store(self) -> Store:
+        if not isinstance(self._store, STORES):
             self._store = self._store()
         return self._store
 
@@ -220,7 +136,8 @@ class TrainBatches:
         """One augmented batch for the store's images ``index`` (draws from the epoch's generator).
 
         The indices, labels and augmentation draws of a batch travel to the device in one copy; the
-        images are gathered where the store keeps them (on the device when it fits)."""
+        images are gathered where the store keeps them (on the device when it fits) and decoded
+        there if the store holds their files' bytes."""
         i = torch.as_tensor(index, dtype=torch.int64)
         b = len(i)
         d = draw(b, self.store.size, self.aug, self.generator)
@@ -228,7 +145,7 @@ class TrainBatches:
         dev = to_device(host, self.device)  # the one copy of the batch's numbers
         pids, flip = dev[b : 2 * b], dev[2 * b : 3 * b].bool()
         shift, erase = dev[3 * b : 5 * b].view(b, 2), dev[5 * b :].view(b, 4)
-        x = self.store.gather(dev[:b] if self.store.images.device == self.device else i, self.device)
+        x = self.store.gather(dev[:b] if self.store.device == self.device else i, self.device)
         return apply(x, Draws(flip, shift, erase), self.aug), pids
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:

@@ -35,6 +35,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from ..data.common import Record, read_image
+from ..data.stores import run_threads
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from ..geometry import crop, identity_t
 from .pairwise import all_pairs, listed_pairs, region_weights  # noqa: F401  (region_weights re-exported)
@@ -65,9 +66,21 @@ def pil_to_tensor(img, size: tuple[int, int], mode: str = "resize") -> Tensor:
     return F.interpolate(x[None], size=size, mode="bilinear", align_corners=False, antialias=True)[0]
 
 
-def load_images(records: Sequence[Record], size: tuple[int, int], mode: str = "resize") -> Tensor:
-    """Read and prepare images ``(N, 3, H, W)``; each unreadable file raises naming its path."""
-    return torch.stack([pil_to_tensor(read_image(r.path), size, mode) for r in records])
+def load_images(records: Sequence[Record], size: tuple[int, int], mode: str = "resize",
+                threads: int | None = None) -> Tensor:
+    """Read and prepare images ``(N, 3, H, W)`` (:func:`pil_to_tensor`), decoded by ``threads``
+    threads (default: the CPUs this process may use, at most 16) into one preallocated tensor, each
+    into its own slot: the same tensor, bit for bit, as preparing them one after another. An
+    unreadable file raises naming its path (the first in ``records`` order)."""
+    if mode not in ("resize", "pad"):
+        raise ValueError(f"mode must be 'resize' or 'pad'; got {mode!r}")
+    out = torch.empty((len(records), 3, *size))
+
+    def one(i: int) -> None:
+        out[i] = pil_to_tensor(read_image(records[i].path), size, mode)
+
+    run_threads(one, len(records), threads)
+    return out
 
 
 @dataclass

@@ -1,21 +1,25 @@
-"""Verdicts that survive another float order: two or more runs' difference tables, side by side.
+"""The verdicts of one run: its declared primary family, read from the difference tables.
 
-Another machine trains other networks (its float reduction order moves every weight, as another
-seed does), so a verdict ("PPCL is ahead of +R") is written down only when it holds in full runs
-with different float orders (on one machine: ``OMP_NUM_THREADS=1``, or ``--set train_jobs=1``,
-one training at a time on every thread, against the default of trainings side by side). This
-module reads every difference table the notebooks wrote (:data:`TABLES`) from each run folder
-and writes, for each compared pair, each run's estimate, interval and verdict, and the verdict
-all of them agree on, or ``not established`` where any differs::
+A run declares, before it starts, which comparisons form its primary family (the ``primary``
+pairs of :func:`ppcl.evaluate.compare.differences`); their rows carry ``family = "primary"``, a
+Holm-adjusted interval (``ci_adj_low, ci_adj_high``) and ``p_adj``. This module reads every
+difference table a run wrote (:data:`TABLES`; a table without a ``family`` column is all
+descriptive) and writes the primary rows with estimate, adjusted interval and verdict (ahead /
+behind / no difference shown), then every other row, labelled descriptive, with its unadjusted
+interval. The verdicts come from that one run: its seeds are independent replicates, so another
+float order is already inside its interval.
 
-    python -m ppcl.pipeline.verdicts runs/synthetic runs/synthetic-1job [runs/synthetic-1thread ...] --out verdicts.md
-    python -m ppcl.pipeline.verdicts runs/synthetic runs/synthetic-1thread --names A,C   # the runs' own names
+With ``--beside RUN2`` (another run of the same design) it adds a consistency check, not a vote:
+for each primary row, whether each run's estimate lies inside the other run's unadjusted
+interval. ``docs/statistics.md`` explains how to read a row::
+
+    python -m ppcl.pipeline.verdicts runs/synthetic --out verdicts.md
+    python -m ppcl.pipeline.verdicts runs/synthetic --beside runs/synthetic-other-machine
 """
 from __future__ import annotations
 
 import argparse
 import json
-import string
 from pathlib import Path
 
 from ..evaluate.compare import verdict
@@ -26,8 +30,9 @@ KEYS = ["table", "dataset", "direction", "method", "versus"]
 
 
 def read_differences(run: str | Path):
-    """Every difference table of a run folder as one DataFrame with a ``table`` column and each
-    row's ``verdict`` (read from ``ci_low``/``ci_high``, the interval that counts training)."""
+    """Every difference table of a run folder as one DataFrame with a ``table`` column, ``family``
+    (``"descriptive"`` where a table has none) and each row's ``verdict`` (see
+    :func:`ppcl.evaluate.compare.verdict`)."""
     import pandas as pd
 
     tables = Path(run) / "tables"
@@ -42,45 +47,58 @@ def read_differences(run: str | Path):
             for col in ("dataset", "direction"):
                 if col not in df:
                     df[col] = ""
+            df["family"] = df["family"].fillna("descriptive") if "family" in df else "descriptive"
             frames.append(df.assign(table=name))
     if not frames:
         raise FileNotFoundError(f"{tables}: expected at least one of {[f'{t}.csv' for t in TABLES]}; found none")
     out = pd.concat(frames, ignore_index=True)
+    missing = [c for c in ("rank1_diff_mean", "ci_low", "ci_high") if c not in out]
+    if missing:
+        raise ValueError(f"{tables}: expected difference tables with rank1_diff_mean, ci_low, ci_high; found no {missing}")
+    primary = out["family"] == "primary"
+    if primary.any() and not {"ci_adj_low", "ci_adj_high"} <= set(out):
+        raise ValueError(f"{tables}: primary rows need ci_adj_low, ci_adj_high (the Holm-adjusted interval); found none")
     out["verdict"] = [verdict(r) for r in out.to_dict("records")]
     return out
 
 
-def run_names(n: int) -> list[str]:
-    """``["a", "b", ...]``: the suffixes of the runs' columns, in the order given."""
-    if not 2 <= n <= 26:
-        raise ValueError(f"runs: expected 2 to 26 run folders; found {n}")
-    return list(string.ascii_lowercase[:n])
+def _interval(m: float, lo: float, hi: float) -> str:
+    return f"{m:+.1f} [{lo:+.1f}, {hi:+.1f}]"
 
 
-def run_labels(n: int, names: str | None = None) -> list[str]:
-    """The runs' names in the written table: ``names`` (comma-separated, one per run, e.g. ``"A,C"``
-    for a default run and its ``OMP_NUM_THREADS=1`` twin), else ``A``, ``B``, ... in order."""
-    if names is None:
-        return [n.upper() for n in run_names(n)]
-    labels = [x.strip() for x in names.split(",")]
-    if len(labels) != n or not all(labels) or len(set(labels)) != n:
-        raise ValueError(f"--names: expected {n} distinct non-empty comma-separated names, one per RUN; found {names!r}")
-    return labels
+def primary_rows(df):
+    """The primary family: ``KEYS``, ``estimate [adjusted interval]``, ``p_adj``, ``verdict``."""
+    p = df[df["family"] == "primary"]
+    return p[KEYS].assign(**{
+        "estimate [adjusted interval]": [_interval(*x) for x in zip(p["rank1_diff_mean"], p["ci_adj_low"], p["ci_adj_high"])],
+        "p_adj": p["p_adj"].map(lambda v: f"{v:.3g}") if "p_adj" in p else "", "verdict": p["verdict"]})
 
 
-def agree(*runs):
-    """One row per compared pair present in every run: each run's ``rank1_diff_mean``, interval
-    and verdict (suffixes ``_a``, ``_b``, ...) and ``verdict``: theirs where all agree, else
-    ``not established``."""
-    cols = KEYS + ["rank1_diff_mean", "ci_low", "ci_high", "seeds", "verdict"]
-    names = run_names(len(runs))
-    both = None
-    for name, df in zip(names, runs):
-        part = df[cols].rename(columns={c: f"{c}_{name}" for c in cols if c not in KEYS})
-        both = part if both is None else both.merge(part, on=KEYS, how="inner")
-    verdicts = both[[f"verdict_{n}" for n in names]]
-    both["verdict"] = [row[0] if len(set(row)) == 1 else "not established" for row in verdicts.itertuples(index=False)]
-    return both
+def descriptive_rows(df):
+    """Every other row: ``KEYS``, ``estimate [interval]`` (unadjusted) and its ``reading``."""
+    d = df[df["family"] != "primary"]
+    return d[KEYS].assign(**{
+        "estimate [interval]": [_interval(*x) for x in zip(d["rank1_diff_mean"], d["ci_low"], d["ci_high"])],
+        "reading": d["verdict"]})
+
+
+def consistency(run, beside):
+    """For each primary row of ``run`` (a :func:`read_differences` frame), the same row of
+    ``beside``: both estimates with their unadjusted intervals and whether each estimate lies
+    inside the other's interval (``"absent"`` where ``beside`` has no such row)."""
+    cols = KEYS + ["rank1_diff_mean", "ci_low", "ci_high"]
+    both = run.loc[run["family"] == "primary", cols].merge(beside[cols], on=KEYS, how="left", suffixes=("", "_2"))
+    present = both["rank1_diff_mean_2"].notna()
+
+    def inside(m, lo, hi):
+        return ["absent" if not ok else ("yes" if a <= x <= b else "no") for ok, x, a, b in zip(present, m, lo, hi)]
+
+    return both[KEYS].assign(**{
+        "this run": [_interval(*x) for x in zip(both["rank1_diff_mean"], both["ci_low"], both["ci_high"])],
+        "beside": [_interval(*x) if ok else "absent" for ok, *x in
+                   zip(present, both["rank1_diff_mean_2"], both["ci_low_2"], both["ci_high_2"])],
+        "this estimate inside beside's interval": inside(both["rank1_diff_mean"], both["ci_low_2"], both["ci_high_2"]),
+        "beside's estimate inside this interval": inside(both["rank1_diff_mean_2"], both["ci_low"], both["ci_high"])})
 
 
 def describe(run: str | Path) -> str:
@@ -95,35 +113,36 @@ def describe(run: str | Path) -> str:
             f"{at_a_time}, started {state.get('started', '?')}, commit {state.get('commit', '?')}")
 
 
-def to_markdown(both, *runs: str | Path, labels: list[str] | None = None) -> str:
-    """The agreed table as Markdown, the runs named above it (``labels``: see :func:`run_labels`)."""
-    names = run_names(len(runs))
-    labels = run_labels(len(runs)) if labels is None else labels
-    view = both.assign(**{
-        f"run {lab}": [f"{m:+.1f} [{lo:+.1f}, {hi:+.1f}] {v}" for m, lo, hi, v in
-                       zip(both[f"rank1_diff_mean_{n}"], both[f"ci_low_{n}"], both[f"ci_high_{n}"], both[f"verdict_{n}"])]
-        for n, lab in zip(names, labels)})
-    lines = [f"- run {lab}: {describe(r)}" for lab, r in zip(labels, runs)]
-    lines += ["", view[KEYS + [f"run {lab}" for lab in labels] + ["verdict"]].to_markdown(index=False)]
+def to_markdown(df, run: str | Path, beside=None, beside_run: str | Path | None = None) -> str:
+    """The run's verdicts as Markdown: the primary family, the descriptive rows, and (``beside``:
+    another run's :func:`read_differences` frame) the consistency check."""
+    prim, desc = primary_rows(df), descriptive_rows(df)
+    lines = [f"Run: {describe(run)}", "", "## Primary family (Holm-adjusted 95% intervals; the verdicts)", ""]
+    if len(prim):
+        sizes = prim.groupby("table", sort=False).size()
+        lines += [f"Holm family: {n} rows of {t}." for t, n in sizes.items()]
+        lines += ["", prim.to_markdown(index=False)]
+    else:
+        lines.append("No primary family was declared in this run's tables: every row below is descriptive.")
+    lines += ["", "## Descriptive rows (unadjusted 95% intervals; not verdicts)", ""]
+    lines.append(desc.to_markdown(index=False) if len(desc) else "None.")
+    if beside is not None:
+        lines += ["", "## Consistency with a second run (a check, not a vote)", "", f"Beside: {describe(beside_run)}", "",
+                  "Each run's estimate against the other run's unadjusted interval; the verdicts above are this run's."]
+        check = consistency(df, beside)
+        lines += ["", check.to_markdown(index=False) if len(check) else "No primary rows to check."]
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m ppcl.pipeline.verdicts", description=__doc__.split("\n\n")[0])
-    ap.add_argument("runs", nargs="+", metavar="RUN",
-                    help="two or more finished run folders (other float orders: OMP_NUM_THREADS=1, --set train_jobs=1, "
-                         "another machine)")
-    ap.add_argument("--out", help="write the Markdown table here (default: print it)")
-    ap.add_argument("--names", help="the runs' names, comma-separated, one per RUN (default: A,B,...)")
+    ap.add_argument("run", metavar="RUN", help="a finished run folder (its tables/ hold the difference tables)")
+    ap.add_argument("--beside", metavar="RUN2", help="another run of the same design: adds a consistency check")
+    ap.add_argument("--out", help="write the Markdown here (default: print it)")
     args = ap.parse_args(argv)
-    if len(args.runs) < 2:
-        ap.error(f"RUN: expected two or more run folders to compare; found {len(args.runs)}")
-    try:
-        labels = run_labels(len(args.runs), args.names)
-    except ValueError as e:
-        ap.error(str(e))
-    both = agree(*(read_differences(r) for r in args.runs))
-    text = to_markdown(both, *args.runs, labels=labels)
+    df = read_differences(args.run)
+    beside = read_differences(args.beside) if args.beside else None
+    text = to_markdown(df, args.run, beside, args.beside)
     if args.out:
         write_text(Path(args.out), text)
     else:
