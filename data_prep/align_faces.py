@@ -1,6 +1,8 @@
 """Detect and align the faces of an LFW or CASIA-WebFace download (MTCNN + similarity transform).
 
     python data_prep/align_faces.py SRC_ROOT DST_ROOT [--size 224] [--margin 0.0]
+    python data_prep/align_faces.py DATA/CASIA-WebFace DATA/aligned/CASIA-WebFace
+    python data_prep/align_faces.py DATA/lfw DATA/aligned/lfw
 
 Writes the same layout under DST_ROOT (LFW's pairs.txt copied along), each image a --size
 square; DST_ROOT/align_manifest.json records every image's box, landmarks and score, or
@@ -8,6 +10,12 @@ square; DST_ROOT/align_manifest.json records every image's box, landmarks and sc
 resume: rerun the same command. Needs facenet-pytorch (pip install --no-deps
 facenet-pytorch==2.6.0). Exit 2 with the offending path on a bad layout or a missing SRC_ROOT.
 See ppcl/data/align.py for the method.
+
+Where the output goes: DATA/aligned/<the download's folder name>. Every face reader given DATA
+reads its set from DATA/aligned/ when that folder exists (and refuses an aligned tree that
+lacks the set or differs from the raw download; ppcl/data/aligned.py). With DST_ROOT in DATA/aligned/ the script
+ends by reading DATA as a run would and checks that it reads the faces just written (exit 2
+naming the folders if not); with a DST_ROOT elsewhere it says that no data root will read it.
 """
 from __future__ import annotations
 
@@ -21,7 +29,24 @@ except ImportError:  # run from a checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ppcl.data.align import LAYOUTS, AlignConfig, align_tree  # noqa: E402
+from ppcl.data.aligned import ALIGNED_DIR  # noqa: E402
 from ppcl.data.common import DatasetError  # noqa: E402
+from ppcl.data.readers import load  # noqa: E402
+
+
+def check_readable(dst: Path, layout: str) -> str:
+    """Read the data root above ``dst`` (``DATA`` for ``DATA/aligned/<name>``) as a run reads it
+    and check that the face set comes from ``dst``: the line to print, or a :class:`DatasetError`."""
+    dst = dst.expanduser().resolve()
+    if dst.parent.name != ALIGNED_DIR:
+        return (f"note: {dst} is not in a folder named {ALIGNED_DIR}/, so no data root reads it; the readers read "
+                f"DATA/{ALIGNED_DIR}/<name> (e.g. DATA/{ALIGNED_DIR}/CASIA-WebFace)")
+    root = dst.parent.parent
+    data = load(layout, root)
+    folder = Path(data.root).resolve()
+    if folder != dst and dst not in folder.parents:
+        raise DatasetError(root, f"a data root whose {layout} is read from {dst}", f"it is read from {folder}")
+    return f"--data-root {root} reads these faces ({len(data.records)} images in {folder})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,11 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = AlignConfig(size=args.size, margin=args.margin, detect_min_side=args.detect_min_side)
         s = align_tree(args.src_root, args.dst_root, cfg, layout=args.layout, device=args.device, progress=not args.quiet)
+        print(f"aligned {s['images']} images ({s['written']} written, {s['skipped']} already there): "
+              f"{s['detected']} faces detected, {s['fallback_center']} centre crops -> {s['manifest']}")
+        print(check_readable(Path(args.dst_root), s["layout"]))
     except (DatasetError, ValueError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"aligned {s['images']} images ({s['written']} written, {s['skipped']} already there): "
-          f"{s['detected']} faces detected, {s['fallback_center']} centre crops -> {s['manifest']}")
     return 0
 
 

@@ -4,6 +4,11 @@ published ones, and decode every image the kit will read.
     python data_prep/verify.py market1501 /data/Market-1501-v15.09.15
     python data_prep/verify.py lfw /data --json
     python data_prep/verify.py casia_webface /data/CASIA-WebFace --quick   # counts only, no decoding
+    python data_prep/verify.py casia_webface /data   # /data/aligned/CASIA-WebFace, checked against the raw one
+
+A face dataset is read as every run reads it: given a folder that holds ``aligned/``
+(``data_prep/align_faces.py``'s output), from there, after checking it against the raw download
+beside it (see ppcl/data/aligned.py); the report then says so (``info.aligned_from``).
 
 Every image of the loaded dataset is decoded in full, in parallel (``--workers`` threads), with a
 progress bar on stderr: a truncated or corrupt file fails the check, and every such file is
@@ -65,6 +70,10 @@ def format_table(rep: dict) -> str:
         rows.append((k, "-" if found is None else f"{found:,}", "-" if pub is None else f"{pub:,}", mark))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = [f"{rep['dataset']} at {rep['root']}"]
+    if rep["info"].get("aligned_root"):
+        raw = rep["info"].get("aligned_from")
+        same = f"the same identities and images as the raw download {raw}" if raw else "no raw download beside them to compare"
+        lines.append(f"(the aligned faces; {same})")
     for r in rows:
         cells = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))]
         lines.append("  ".join(cells).rstrip())

@@ -25,6 +25,10 @@ root (each file to a temporary name, then renamed), logs one record per image to
 ``align_manifest.jsonl`` as it goes (so an interrupted run resumes where it stopped, skipping
 images already written), and ends with ``align_manifest.json``: the configuration, the counts
 and every image's record. One run at a time per output root.
+
+**Where aligned faces live**: ``DATA/aligned/<the download's folder name>``, which every face
+reader given ``DATA`` reads instead of the raw download (:mod:`ppcl.data.aligned`). :func:`align_tree`
+reads its source raw, never through that rule.
 """
 from __future__ import annotations
 
@@ -40,17 +44,15 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from .casia_webface import ID_RE
+from .aligned import MANIFEST, PROGRESS_LOG
 from .casia_webface import FOLDER as CASIA_FOLDER
-from .casia_webface import load_casia_webface
+from .casia_webface import ID_RE, load_casia_webface
 from .common import DatasetError, FaceData, read_image, require_dir
 from .lfw import FOLDERS as LFW_FOLDERS
 from .lfw import load_lfw
 
 FACENET_REQUIREMENT = "facenet-pytorch==2.6.0"
 INSTALL_COMMAND = f"pip install --no-deps {FACENET_REQUIREMENT}"
-MANIFEST = "align_manifest.json"
-PROGRESS_LOG = "align_manifest.jsonl"
 LAYOUTS = ("auto", "lfw", "casia_webface")
 
 # ArcFace's 5-point template in a 112x112 crop: left eye, right eye, nose tip, left and right
@@ -189,7 +191,8 @@ def align_face(image: Image.Image, detector: Any, cfg: AlignConfig = AlignConfig
 def load_face_dataset(src_root: str | Path, layout: str = "auto") -> FaceData:
     """A face dataset in LFW or CASIA-WebFace layout, read by the kit's reader. ``auto`` picks
     CASIA-WebFace when ``src_root`` holds 7-digit id folders or ``CASIA-WebFace/``, else LFW, and
-    refuses a folder holding both ``CASIA-WebFace/`` and an LFW folder."""
+    refuses a folder holding both ``CASIA-WebFace/`` and an LFW folder. The raw tree is read: an
+    ``aligned/`` inside ``src_root`` is not looked at (see :mod:`ppcl.data.aligned`)."""
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}; got {layout!r}")
     src = require_dir(Path(src_root).expanduser(), "a face dataset folder in LFW or CASIA-WebFace layout")
@@ -203,7 +206,7 @@ def load_face_dataset(src_root: str | Path, layout: str = "auto") -> FaceData:
                 f"both {CASIA_FOLDER}/ and an LFW folder ({', '.join(d for d in dirs if d in LFW_FOLDERS) or src.name})",
             )
         layout = "casia_webface" if casia else "lfw"
-    return load_casia_webface(src) if layout == "casia_webface" else load_lfw(src)
+    return load_casia_webface(src, aligned=False) if layout == "casia_webface" else load_lfw(src, aligned=False)
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -265,13 +268,18 @@ def align_tree(
 
     Resumable: images whose output and record both exist are skipped, so a rerun of a finished
     run writes nothing. The detector is loaded (``load(cfg, device)``) only if there is work.
-    Returns ``{"images", "written", "skipped", "detected", "fallback_center", "manifest"}``.
+    Returns ``{"images", "written", "skipped", "detected", "fallback_center", "manifest", "layout"}``
+    (``layout``: the reader's name, ``"lfw"`` or ``"casia_webface"``).
     """
     src = Path(src_root).expanduser()
-    data = load_face_dataset(src, layout)
     dst = Path(dst_root).expanduser()
     if dst.resolve() == src.resolve() or src.resolve() in dst.resolve().parents:
         raise ValueError(f"dst_root must lie outside src_root; got {dst} inside {src}")
+    data = load_face_dataset(src, layout)
+    made = [p / MANIFEST for p in dict.fromkeys((src, Path(data.root), Path(data.root).parent)) if (p / MANIFEST).is_file()]
+    if made:
+        raise DatasetError(made[0].parent, "a raw face download to align",
+                           f"an aligned tree ({made[0].name}): give the raw download")
     dst.mkdir(parents=True, exist_ok=True)
     log_path = dst / PROGRESS_LOG
     header = {"config": json.loads(json.dumps(asdict(cfg))), "layout": data.name}
@@ -312,5 +320,4 @@ def align_tree(
     man_path = dst / MANIFEST
     if not man_path.is_file() or man_path.read_bytes() != text:
         _atomic_write_bytes(man_path, text)
-    return {**counts, "written": len(todo), "skipped": len(rels) - len(todo), "manifest": str(man_path)}
-
+    return {**counts, "written": len(todo), "skipped": len(rels) - len(todo), "manifest": str(man_path), "layout": data.name}

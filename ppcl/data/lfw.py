@@ -14,6 +14,11 @@ per set that many matched lines ``name n1 n2`` followed by as many mismatched li
 ``name1 n1 name2 n2``; ``n`` is the 1-based image number in ``<name>_<n:04d>.jpg``. The
 View 1 files (``pairsDevTrain.txt``) have a single-number header and one set.
 
+**Aligned faces.** A ``root`` that holds ``aligned/`` (``data_prep/align_faces.py``'s output,
+``DATA/aligned/lfw``) is read from there, never from the raw download; an ``aligned/`` without
+LFW, or with other people or images than the raw LFW beside it, is refused naming both folders
+(:func:`ppcl.data.aligned.aligned_or_raw`). ``aligned=False`` reads the raw tree.
+
 The paper's "7,749 people" is a slip for 5,749.
 """
 from __future__ import annotations
@@ -23,6 +28,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .aligned import aligned_or_raw
 from .common import DatasetError, FaceData, Record, _listing, list_images, search_order
 
 FOLDERS = ("lfw", "lfw_funneled", "lfw-deepfunneled")
@@ -67,15 +73,15 @@ def _holds_people(folder: Path, sample: int = 20) -> bool:
     return False
 
 
-def find_image_folder(root: str | Path) -> Path:
+def find_image_folder(root: str | Path, skip: Path | None = None) -> Path:
     """The LFW image folder, recognised by what it holds (``<Name>/<Name>_NNNN.jpg``), never by
     its name or its parents' names: ``root`` itself, else :data:`FOLDERS` inside ``root``, else
     :data:`FOLDERS` inside any folder of ``root`` (``DATA/lfw/lfw-deepfunneled/`` from ``DATA``
-    or from ``DATA/lfw``)."""
+    or from ``DATA/lfw``); never ``skip`` or a folder inside it."""
     root = Path(root).expanduser()
     if not root.is_dir():
         raise DatasetError(root, "an LFW image folder or its parent", "no such folder")
-    order = search_order(root, FOLDERS)
+    order = [f for f in search_order(root, FOLDERS) if skip is None or not (f == skip or skip in f.parents)]
     for folder in order:
         if folder.is_dir() and _holds_people(folder):
             return folder
@@ -91,6 +97,11 @@ def find_image_folder(root: str | Path) -> Path:
     )
 
 
+def _aligned_name(raw: Path) -> str:
+    """The folder under ``aligned/`` a raw LFW image folder is aligned into: its own name."""
+    return raw.name if raw.name in FOLDERS else FOLDERS[0]
+
+
 def _person_images(person: Path) -> list[Path]:
     pattern = re.compile(re.escape(person.name) + r"_(\d{4})\.jpg")
     files = list_images(person)
@@ -103,9 +114,15 @@ def _person_images(person: Path) -> list[Path]:
     return files
 
 
-def load_lfw(root: str | Path) -> FaceData:
-    """Load LFW; ``names`` sorted, ``pid`` = index into ``names``, ``camid`` None."""
-    folder = find_image_folder(root)
+def load_lfw(root: str | Path, aligned: bool = True) -> FaceData:
+    """Load LFW; ``names`` sorted, ``pid`` = index into ``names``, ``camid`` None. With ``aligned``,
+    ``root/aligned/`` is read when it exists (see the module docstring); ``info["aligned_from"]``
+    then names the raw image folder it was checked against (None if there is none)."""
+    root = Path(root).expanduser()
+    if aligned:
+        folder, where = aligned_or_raw(root, find_image_folder, _aligned_name, "LFW")
+    else:
+        folder, where = find_image_folder(root), {"aligned_root": None, "aligned_from": None}
     stray = list_images(folder)
     if stray:
         raise DatasetError(stray[0], f"only <Name>/ person folders of images in {folder}", "an image outside them")
@@ -113,9 +130,10 @@ def load_lfw(root: str | Path) -> FaceData:
     if not names:
         raise DatasetError(folder, "<Name>/ person folders", _listing(folder))
     records = [Record(str(f), pid, None) for pid, n in enumerate(names) for f in _person_images(folder / n)]
-    near = (folder / PAIRS_FILE, folder.parent / PAIRS_FILE, Path(root).expanduser() / PAIRS_FILE)
+    tops = [Path(where["aligned_root"])] if where["aligned_root"] else []
+    near = (folder / PAIRS_FILE, folder.parent / PAIRS_FILE, *(t / PAIRS_FILE for t in tops), root / PAIRS_FILE)
     pairs = [p for p in near if p.is_file()]
-    info = {"folder": str(folder), "variant": folder.name, "pairs_path": str(pairs[0]) if pairs else None}
+    info = {"folder": str(folder), "variant": folder.name, "pairs_path": str(pairs[0]) if pairs else None, **where}
     return FaceData("lfw", folder, records, names, info=info)
 
 

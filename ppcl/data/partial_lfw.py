@@ -7,7 +7,11 @@ area ratio drawn from ``area``. The paper does not publish its crops ("proximate
 ratio"); the kit states its range and seed in the manifest, so the set can be rebuilt exactly.
 
 Only identities with at least two images can contribute a query; asking for more such
-identities than the dataset has is an error.
+identities than the dataset has is an error; ``n_ids = 0`` takes every one of them.
+
+A manifest written to :data:`PROTOCOL_FILE` in the data root (``data_prep/partial_lfw.py DATA
+DATA/partial_lfw.json``) is the test set notebook 05 uses, once the run has checked that the file
+was built with its profile's settings.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from .common import DatasetError, FaceData
 from .partial import SIDES, sample_partial_t
 
 MANIFEST_VERSION = 1
+PROTOCOL_FILE = "partial_lfw.json"  # in the data root: the Partial-LFW a run reads instead of drawing its own
 
 
 def build_partial_lfw(
@@ -35,6 +40,7 @@ def build_partial_lfw(
 ) -> dict:
     """The protocol as a JSON-ready manifest: ``gallery`` and ``query`` entries with paths
     relative to the dataset folder, identity names, pids (0..n_ids-1) and, for queries, t.
+    ``n_ids = 0`` takes every identity with two or more images (the manifest records how many).
 
     ``setting`` names where ``n_ids`` came from (the profile key, or a command-line option such
     as ``--ids``), so that a dataset too small for it is refused saying what to change."""
@@ -45,6 +51,9 @@ def build_partial_lfw(
     if not eligible:
         raise DatasetError(data.root, "identities with two or more images (a Partial-LFW query needs a gallery image "
                            "of its own identity)", f"none among {len(per_id)} identities")
+    if n_ids < 0:
+        raise ValueError(f"{setting}: expected 0 (every identity with two or more images) or more; found {n_ids}")
+    n_ids = n_ids or len(eligible)
     if len(eligible) < n_ids:
         k = len(eligible)
         change = f"{setting} {k}" if setting.startswith("-") else f"--set {setting}={k}"

@@ -2,8 +2,9 @@
 
 Both go through the same readers. With ``source="synthetic"`` the sets are generated once
 into ``cache_dir`` (keyed by their config) and reused; with ``source="real"`` every reader is
-pointed at ``data_root`` (each accepts the dataset's folder or its parent) and a missing
-dataset is an error naming the folder it looked in. Nothing is ever downloaded.
+pointed at ``data_root`` (each accepts the dataset's folder or its parent; the face readers
+read ``data_root/aligned/`` when it exists, :mod:`ppcl.data.aligned`) and a missing dataset is
+an error naming the folder it looked in. Nothing is ever downloaded.
 """
 from __future__ import annotations
 

@@ -120,12 +120,26 @@ def _imagenet_enum(depth: str):
 def imagenet_weights_path(depth: str, weights: str | None = None):
     """Where the kit looks for the ImageNet weights of ``depth``: ``weights`` when given, else
     torchvision's cache, ``$TORCH_HOME/hub/checkpoints/<torchvision's file name>`` (``$TORCH_HOME``
-    defaults to ``~/.cache/torch``): ``resnet50-0676ba61.pth`` and ``resnet18-f37072fd.pth``, the
-    files ``ResNet50_Weights.IMAGENET1K_V1`` and ``ResNet18_Weights.IMAGENET1K_V1`` name."""
+    defaults to ``~/.cache/torch``; the folder is ``torch.hub.get_dir()/checkpoints``):
+    ``resnet50-0676ba61.pth`` and ``resnet18-f37072fd.pth``, the files
+    ``ResNet50_Weights.IMAGENET1K_V1`` and ``ResNet18_Weights.IMAGENET1K_V1`` name."""
     from pathlib import Path
 
     fname = Path(_imagenet_enum(depth).url).name
-    return Path(weights) if weights else Path(torch.hub.get_dir()) / "checkpoints" / fname
+    return Path(weights).expanduser() if weights else Path(torch.hub.get_dir()) / "checkpoints" / fname
+
+
+def state_dict_arch(state: dict) -> str:
+    """What a ResNet state dict is, read from its keys and shapes: e.g. ``"resnet18 (basic blocks
+    2-2-2-2, width 64)"``, or ``"not a torchvision ResNet (keys conv1.weight, ...)"``."""
+    blocks = [len({k.split(".")[1] for k in state if k.startswith(f"layer{i}.")}) for i in range(1, 5)]
+    stem = state.get("conv1.weight")
+    if stem is None or not all(blocks):
+        return f"not a torchvision ResNet (keys {', '.join(list(state)[:4])}{', ...' if len(state) > 4 else ''})"
+    kind = "bottleneck" if any(k.startswith("layer1.0.conv3.") for k in state) else "basic"
+    name = next((d for d, (k, n) in DEPTHS.items() if k == kind and list(n) == blocks), None)
+    name = name or {(3, 4, 23, 3): "resnet101", (3, 8, 36, 3): "resnet152"}.get(tuple(blocks), "a ResNet")
+    return f"{name} ({kind} blocks {'-'.join(map(str, blocks))}, width {tuple(stem.shape)[0]})"
 
 
 def load_imagenet_weights(trunk: ResNetTrunk, depth: str, weights: str | None = None) -> ResNetTrunk:
@@ -133,22 +147,40 @@ def load_imagenet_weights(trunk: ResNetTrunk, depth: str, weights: str | None = 
 
     Looks in ``weights`` (a ``.pth`` file) if given, else in torchvision's cache
     (:func:`imagenet_weights_path`); never downloads. Stops with an error naming the file it wanted
-    and where to put it; a file of another architecture is refused naming it.
+    and where to put it; a file that does not load, or holds another architecture (every key and
+    shape of the trunk is checked before anything is copied), is refused naming the file and what
+    it holds. The file's ``fc.`` (ImageNet classifier) entries are not used.
     """
     enum = _imagenet_enum(depth)
     path = imagenet_weights_path(depth, weights)
+    fname = imagenet_weights_path(depth).name
     if not path.is_file():
+        where = ("the recipe's weights path" if weights
+                 else f"torchvision's cache ($TORCH_HOME/hub/checkpoints, now {path.parent})")
         raise FileNotFoundError(
-            f"{path}: expected torchvision's ImageNet weights {path.name if not weights else ''} for {depth}; found no "
-            f"such file. Download {enum.url} on a machine with a network and put it there (or set the recipe's "
-            "weights to its path, e.g. --set ppcl.weights='\"/path/to/file.pth\"')."
+            f"{path}: expected torchvision's ImageNet weights for {depth} ({fname}, {enum.url}), looked for in {where}; "
+            f"found no such file. Download it on a machine with a network and put it at {path}, or point the recipe's "
+            "weights at it (--set ppcl.weights='\"/path/to/file.pth\"' for F, glrec.weights / faces.glrec.weights for R)."
         )
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # a truncated download, a pickled model, not a torch file at all
+        raise ValueError(f"{path}: expected a {depth} state dict saved by torch.save; found a file that does not "
+                         f"load as one ({type(e).__name__}: {e})") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        found = type(state).__name__ if not isinstance(state, dict) else f"a dict with keys {list(state)[:4]}"
+        raise ValueError(f"{path}: expected a {depth} state dict (parameter name -> tensor); found {found}")
     state = {k: v for k, v in state.items() if not k.startswith("fc.")}
-    missing, unexpected = trunk.load_state_dict(state, strict=False)
-    if missing or unexpected:
+    own = trunk.state_dict()
+    optional = lambda k: k.endswith("num_batches_tracked")  # noqa: E731  (older files lack it; BatchNorm fills it in)
+    missing = [k for k in own if k not in state and not optional(k)]
+    unexpected = [k for k in state if k not in own]
+    shapes = [k for k in own if k in state and state[k].shape != own[k].shape]
+    if missing or unexpected or shapes:
         raise ValueError(
-            f"{path}: expected a {depth} state dict at width 64; found missing keys {missing[:3]} "
-            f"and unexpected keys {unexpected[:3]}"
+            f"{path}: expected torchvision's {depth} ImageNet state dict for a width-64 trunk; found "
+            f"{state_dict_arch(state)} ({len(missing)} keys missing, e.g. {missing[:2]}; {len(unexpected)} unexpected, "
+            f"e.g. {unexpected[:2]}; {len(shapes)} of another shape, e.g. {shapes[:2]})"
         )
+    trunk.load_state_dict(state, strict=False)
     return trunk
