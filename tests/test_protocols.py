@@ -139,3 +139,29 @@ def test_a_folded_set_refuses_a_top_k_over_the_whole_draw(tmp_path):
         evaluate_partial(tiny_ppcl(), folded, methods=("+R+L",), topk=1)
     out = evaluate_partial(tiny_ppcl(), folded, methods=("+R",))
     assert out["+R"]["query"]["num_valid_queries"] == len(data.query)
+
+
+@pytest.mark.parametrize("method", ["+R+L", "+R+box"])
+def test_a_folded_draw_scores_only_its_folds_pairs_and_ranks_as_the_full_matrix(tmp_path, method):
+    """CRLoc over each fold's pairs only (the cost grows with the folds, not the square of the draw): the
+    scored pairs equal the full matrix's, and the ranks in folds are the full matrix's ranks in folds."""
+    from ppcl.evaluate.engine import distance_matrix
+    from ppcl.evaluate.protocols import encode_records
+
+    data = load_partial_reid(build_partial_reid(tmp_path).root)
+    model = tiny_ppcl()
+    pids = sorted({r.pid for r in data.query})
+    folds = {p: i % 2 for i, p in enumerate(pids)}
+    part, whole = (encode_records(model, recs, "+R") for recs in (data.query, data.gallery))
+    groups = (torch.tensor([folds[r.pid] for r in data.query]), torch.tensor([folds[r.pid] for r in data.gallery]))
+    full = distance_matrix(model, part, whole, method)
+    boxes: dict = {}
+    grouped = distance_matrix(model, part, whole, method, groups=groups, boxes=boxes)
+    same = groups[0][:, None] == groups[1][None, :]
+    assert torch.allclose(grouped[same], full[same], atol=1e-6) and torch.isinf(grouped[~same]).all()
+    assert torch.isnan(boxes["boxes"][~same]).all() and not torch.isnan(boxes["boxes"][same]).any()
+    for direction in ("query", "gallery"):
+        a = partial_rank(grouped, data.query, data.gallery, direction, folds)
+        b = partial_rank(full, data.query, data.gallery, direction, folds)
+        assert a["rank1"] == b["rank1"] and np.isclose(a["mAP"], b["mAP"])
+        assert np.array_equal(a["per_query"]["first"], b["per_query"]["first"])

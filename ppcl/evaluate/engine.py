@@ -38,7 +38,7 @@ from ..data.common import Record, read_image
 from ..data.stores import run_threads
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from ..geometry import crop, identity_t
-from .pairwise import all_pairs, listed_pairs, region_weights  # noqa: F401  (region_weights re-exported)
+from .pairwise import all_pairs, grouped_pairs, listed_pairs, region_weights  # noqa: F401  (region_weights re-exported)
 from ..models.ppcl import PPCL
 
 METHODS = ("pad", "resize", "+R", "+R+box", "+R+L", "+R+L+G")
@@ -267,13 +267,16 @@ def distance_matrix(
     fuse: float = 0.0,
     comparison: str = "pooled",
     boxes: dict | None = None,
+    groups: tuple[Tensor, Tensor] | None = None,
 ) -> Tensor:
     """``(Q, G)`` distances for ``method``. For the region methods, ``anchor`` names the partial
     side (the query in Table 2, the gallery in Table 3), ``comparison`` how two regions are
     compared, and ``topk`` re-ranks only each query's top-K of the ``+R`` ranking (the rest keep
     their order, behind them); ``+R+L+G`` adds ``fuse`` times the ``+R`` distance. A ``boxes``
     dict receives the reference boxes of every (anchor, reference) pair under ``"boxes"``
-    (``(A, R, 4)``, when every pair is scored)."""
+    (``(A, R, 4)``, when every pair is scored). ``groups`` ``((Q,), (G,))`` scores only the pairs of a
+    query and a gallery image in the same group (a larger draw's folds); the others are left behind
+    every scored pair (``inf``; for ``+R+L+G``, behind in ``+R`` order), boxes NaN."""
     d0 = global_distance(query, gallery)
     if method not in PAIRWISE:
         return d0
@@ -283,7 +286,13 @@ def distance_matrix(
     model = model.eval().to(device)
     a, r = (query, gallery) if anchor == "query" else (gallery, query)
     box = "fixed" if method == "+R+box" else "crloc"
-    if topk is None or topk >= d0.shape[1]:
+    if groups is not None:
+        ga, gr = groups if anchor == "query" else groups[::-1]
+        d, b = grouped_pairs(model, a.maps, a.t, r.maps, ga, gr, box, comparison, device, progress, return_boxes=True)
+        out = d if anchor == "query" else d.T
+        if boxes is not None:
+            boxes["boxes"] = b
+    elif topk is None or topk >= d0.shape[1]:
         d, b = all_pairs(model, a.maps, a.t, r.maps, box, comparison, device, progress, return_boxes=True)
         out = d if anchor == "query" else d.T
         if boxes is not None:

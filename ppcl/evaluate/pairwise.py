@@ -183,6 +183,40 @@ def all_pairs(model: PPCL, anchor_maps: Tensor, anchor_t: Tensor, ref_maps: Tens
     return (out, boxes) if return_boxes else out
 
 
+def grouped_pairs(model: PPCL, anchor_maps: Tensor, anchor_t: Tensor, ref_maps: Tensor, anchor_groups: Tensor,
+                  ref_groups: Tensor, box: str = "crloc", comparison: str = "pooled", device: torch.device | str = "cpu",
+                  progress: bool = False, return_boxes: bool = False,
+                  given: Tensor | None = None) -> Tensor | tuple[Tensor, Tensor]:
+    """:func:`all_pairs` within groups only: ``(A, R)`` region distances for the pairs whose anchor and
+    reference share a group (``anchor_groups`` ``(A,)``, ``ref_groups`` ``(R,)``: a larger test draw's
+    folds, each query ranked against its own fold's gallery), ``inf`` elsewhere (boxes NaN). The
+    work grows with the folds' sizes, not with the square of the whole draw.
+
+    >>> from ppcl.models import build_ppcl
+    >>> m = build_ppcl({"depth": "resnet10", "width": 4, "input_size": (32, 16)},
+    ...                {"depth": "resnet10", "width": 4, "input_size": (32, 16), "num_classes": 2}, {"patch_size": (2, 1)})
+    >>> maps, t = torch.rand(3, 32, 4, 2), torch.tensor([[1.0, 1.0, 0.0, 0.0]]).repeat(3, 1)
+    >>> d = grouped_pairs(m, maps, t, maps, torch.tensor([0, 0, 1]), torch.tensor([0, 1, 1]))
+    >>> torch.isinf(d).tolist()
+    [[False, True, True], [False, True, True], [True, False, False]]
+    """
+    out = torch.full((len(anchor_maps), len(ref_maps)), float("inf"))
+    boxes = torch.full((len(anchor_maps), len(ref_maps), 4), float("nan")) if return_boxes else None
+    for g in torch.unique(anchor_groups).tolist():
+        ai = torch.nonzero(anchor_groups == g).squeeze(1)
+        ri = torch.nonzero(ref_groups == g).squeeze(1)
+        if len(ai) == 0 or len(ri) == 0:
+            continue
+        sub = None if given is None else given[ai][:, ri]
+        r = all_pairs(model, anchor_maps[ai], anchor_t[ai], ref_maps[ri], box, comparison, device, progress,
+                      return_boxes, sub)
+        d, b = r if return_boxes else (r, None)
+        out[ai[:, None], ri[None, :]] = d
+        if boxes is not None:
+            boxes[ai[:, None], ri[None, :]] = b
+    return (out, boxes) if return_boxes else out
+
+
 def paired_distances(model: PPCL, patches: Tensor, refs: Tensor, box: str = "crloc", comparison: str = "pooled",
                      anchor_t: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """Distances ``(N,)`` and boxes ``(N, 4)`` for N one-to-one pairs: anchor region ``patches[n]``

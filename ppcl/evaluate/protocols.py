@@ -102,6 +102,9 @@ def evaluate_partial(
     region_boxes: dict = {}
     region_s = 0.0
     cache: dict[str, tuple[Encoded, Encoded, float]] = {}
+    groups = None  # a larger draw: CRLoc scores only each fold's pairs (the ranking looks at no other)
+    if folds:
+        groups = (torch.tensor([folds[r.pid] for r in data.query]), torch.tensor([folds[r.pid] for r in data.gallery]))
     for m in methods:
         key = "+R" if m in ("+R", *PAIRWISE) else m
         if key not in cache:
@@ -115,7 +118,7 @@ def evaluate_partial(
         if m in ("+R+L", "+R+L+G"):
             if region is None:
                 region = distance_matrix(model, part, whole, "+R+L", anchor="query", topk=topk, device=device,
-                                         progress=progress, boxes=region_boxes)
+                                         progress=progress, boxes=region_boxes, groups=groups)
                 region_s = time.perf_counter() - t0
                 t0 = time.perf_counter()
             d = region if m == "+R+L" else fuse_distances(region, global_distance(part, whole), fuse)
@@ -124,7 +127,7 @@ def evaluate_partial(
         else:
             kept = {}
             d = distance_matrix(model, part, whole, m, anchor="query", topk=topk, device=device, progress=progress,
-                                boxes=kept)
+                                boxes=kept, groups=groups if m in PAIRWISE else None)
             dist_s = time.perf_counter() - t0
         out[m] = {"query": partial_rank(d, data.query, data.gallery, "query", folds),
                   "gallery": partial_rank(d, data.query, data.gallery, "gallery", folds), "distmat": d,

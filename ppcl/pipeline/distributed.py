@@ -1,7 +1,7 @@
 """PPCL training beyond one process: ``torchrun --nproc_per_node N -m ppcl.pipeline.distributed ...``.
 
     torchrun --nproc_per_node 4 -m ppcl.pipeline.distributed --profile paper --data-root DATA \\
-        --glrec runs/paper/checkpoints/glrec.pt --variant ppcl --seed 0 --out ppcl.pt [--set ppcl.epochs=120 ...]
+        --glrec runs/paper/checkpoints/glrec-s0.pt --variant ppcl --seed 0 --out ppcl.pt [--set ppcl.epochs=120 ...]
 
 The networks, the loss and the recipe come from the profile (``--set`` overrides it, validated
 against the schema exactly as in a batch run); ``--variant`` picks one of

@@ -26,7 +26,7 @@ from ...evaluate.engine import encode, load_images
 from ...evaluate.protocols import evaluate_partial
 from ...evaluate.simulated import market_rank, simulated_partial_eval
 from ...models.ppcl import PPCL
-from .benchmarks import available, score_seed
+from .benchmarks import available, query_identities, score_seed
 from .methods import FIGURE5, TABLE1A, Method
 
 STEPS: tuple[tuple[str, str], ...] = (
@@ -64,11 +64,13 @@ def table1a(models: dict[tuple[str, int], PPCL], data: ReIDData, seeds: Sequence
     :func:`ppcl.evaluate.compare.differences`, on ``verdict`` (the larger synthetic draw) when
     given and not ``data`` itself, else on ``data``."""
     rows, per_query = _query_side(models, {"partial_reid": data}, seeds, device, cache)
+    scored_on = {"partial_reid": data}
     if verdict is not None and verdict is not data:
         _, per_query = _query_side(models, {"partial_reid_large": verdict}, seeds, device, cache)
+        scored_on = {"partial_reid_large": verdict}
     summary = seed_summary(rows)
     table = summary[["method", "seeds", "rank1_mean", "rank1_std", "rank3_mean", "rank5_mean", "mAP_mean"]]
-    return table.reset_index(drop=True), differences(per_query, STEPS)
+    return table.reset_index(drop=True), differences(per_query, STEPS, clusters=query_identities(per_query, scored_on))
 
 
 def figure5(models: dict[tuple[str, int], PPCL], market: ReIDData, seeds: Sequence[int], ratios: Sequence[float],

@@ -22,6 +22,27 @@ METHODS = TABLES23  # notebook 03
 DATASETS = {"partial_reid": "Partial-REID", "partial_ilids": "Partial-iLIDS",
             "partial_reid_large": "Partial-REID, larger draw", "partial_ilids_large": "Partial-iLIDS, larger draw"}
 DIRECTIONS = {"query": "partial as query", "gallery": "partial as gallery"}
+# The primary comparisons, declared before any run reads them (docs/statistics.md): PPCL against +R and against
+# Resize, in both directions of both verdict sets, read with one Holm adjustment over the family; every other
+# difference the notebooks print is descriptive.
+PRIMARY: tuple[tuple[str, str], ...] = (("PPCL", "+R"), ("PPCL", "Resize"))
+
+
+def query_identities(per_query: dict, data: dict[str, ReIDData]) -> dict[tuple[str, str], list[int]]:
+    """The identity of every query of each (dataset label, direction) of ``per_query`` (any method's:
+    every method of a setting ranks the same queries), in the order of its ``"query"`` indices: the
+    clusters of :func:`ppcl.evaluate.compare.differences` (Partial-REID has five images of each person
+    on each side, so its queries are not independent)."""
+    out = {}
+    for ds, d in data.items():
+        label = DATASETS.get(ds, ds)
+        for direction in DIRECTIONS:
+            hits = [v for (l, r, _), v in per_query.items() if (l, r) == (label, direction)]
+            if not hits:
+                continue
+            side = d.query if direction == "query" else d.gallery
+            out[(label, direction)] = [side[int(i)].pid for i in hits[0][0]["query"]]
+    return out
 
 
 def fingerprint(model: PPCL) -> str:

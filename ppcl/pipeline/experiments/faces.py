@@ -4,8 +4,10 @@ The test set is :func:`ppcl.data.partial_lfw.build_partial_lfw`'s manifest: the 
 identities of LFW with the most images (1,000 in the paper; ``n_ids = 0`` takes every identity
 with two or more images, which is what the kit's small synthetic LFW holds), one holistic
 gallery image each, every other image a partial query cut at a recorded t (area range, sides
-and seed in the manifest). Queries are cut from the image's pixels (:func:`ppcl.data.partial.crop_pixels`,
-the realised t kept) and resized to the network's input, as a detector would hand them over.
+and seed in the manifest); drawn by the run, or read from ``partial_lfw.json`` in the data root
+(``data_prep/partial_lfw.py``) when the file is there and matches the profile (:func:`partial_lfw_for`).
+Queries are cut from the image's pixels (:func:`ppcl.data.partial.crop_pixels`, the realised t
+kept) and resized to the network's input, as a detector would hand them over.
 
 Every method goes through the re-ID evaluation engine (:mod:`ppcl.evaluate.engine`) unchanged,
 on the face backbone: **Resize** (the crop resized, F, the GDC descriptor), **+R** (GLRec
@@ -32,7 +34,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ...data.common import FaceData, read_image
+from ...data.common import DatasetError, FaceData, read_image
 from ...data.partial_lfw import build_partial_lfw
 from ...models.ppcl import PPCL
 from ...evaluate.engine import PAIRWISE, distance_matrix, encode, load_images, pil_to_tensor
@@ -85,14 +87,51 @@ def load_partial_lfw(manifest: dict, size: tuple[int, int]) -> dict:
             "names": [g["name"] for g in manifest["gallery"]]}
 
 
+def protocol_from_file(path: Path, data: FaceData, cfg, seed: int, data_root: Path) -> dict:
+    """The Partial-LFW manifest written by ``data_prep/partial_lfw.py`` at ``path``, checked
+    against the profile's ``faces.partial_lfw`` settings ``cfg`` and crop ``seed`` and re-rooted at
+    ``data``'s LFW folder (the one the run reads: its paths are relative to it). A file built with
+    other settings, or naming an image this LFW lacks, is refused naming the file and the setting."""
+    from ...data.partial_lfw import MANIFEST_VERSION, read_manifest
+
+    m = read_manifest(path)
+    n = eligible_ids(data) if cfg.n_ids == 0 else cfg.n_ids
+    rebuild = (f"rebuild it (python data_prep/partial_lfw.py {data_root} {path} --ids {cfg.n_ids} --area {cfg.area[0]} "
+               f"{cfg.area[1]} --sides {' '.join(cfg.sides)} --seed {seed}) or remove it to have the run draw its own")
+    checks = (("faces.partial_lfw.n_ids", n, m.get("n_ids")), ("faces.partial_lfw.area", list(cfg.area), m.get("area")),
+              ("faces.partial_lfw.sides", list(cfg.sides), m.get("sides")),
+              ("seed + faces.partial_lfw.seed_offset", seed, m.get("seed")), ("version", MANIFEST_VERSION, m.get("version")))
+    for setting, want, found in checks:
+        if found != want:
+            raise DatasetError(path, f"a Partial-LFW protocol built with this run's {setting} = {want}",
+                               f"{setting} = {found}; {rebuild}")
+    if len(m["gallery"]) != n or {g["pid"] for g in m["gallery"]} != set(range(n)):
+        raise DatasetError(path, f"one gallery image for each of its {n} identities (pids 0..{n - 1})",
+                           f"{len(m['gallery'])} gallery entries; {rebuild}")
+    root = Path(data.root)
+    absent = next((e["path"] for e in (*m["gallery"], *m["query"]) if not (root / e["path"]).is_file()), None)
+    if absent is not None:
+        raise DatasetError(path, f"images of the LFW folder this run reads ({root})",
+                           f"{absent}, which is not there (built from another LFW copy?); {rebuild}")
+    return {**m, "root": str(root), "protocol_file": str(path)}
+
+
 def partial_lfw_for(run) -> tuple[dict, dict]:
-    """The run's Partial-LFW: ``(manifest, tensors)`` from ``run.data("lfw")`` and the profile's
-    ``faces.partial_lfw`` settings (crops drawn with the profile's seed + ``seed_offset``), at
-    the face input size. Built once per run (kept in ``run.memo``)."""
+    """The run's Partial-LFW: ``(manifest, tensors)`` at the face input size, built once per run
+    (kept in ``run.memo``). When the data root holds :data:`ppcl.data.partial_lfw.PROTOCOL_FILE`
+    (``data_prep/partial_lfw.py``'s output), that file is the test set, after
+    :func:`protocol_from_file` has checked it against the profile; otherwise the set is drawn from
+    ``run.data("lfw")`` with the profile's ``faces.partial_lfw`` settings (crops with the profile's
+    seed + ``seed_offset``). The manifest's ``protocol_file`` says which (None: drawn)."""
+    from ...data.partial_lfw import PROTOCOL_FILE
+
     if "partial_lfw" not in run.memo:
-        cfg = run.profile.faces.partial_lfw
-        manifest = partial_lfw_manifest(run.data("lfw")["lfw"], cfg.n_ids, cfg.area, cfg.sides,
-                                        run.profile.seed + cfg.seed_offset)
+        cfg, lfw = run.profile.faces.partial_lfw, run.data("lfw")["lfw"]
+        seed, path = run.profile.seed + cfg.seed_offset, Path(run.root) / PROTOCOL_FILE
+        if path.is_file():
+            manifest = protocol_from_file(path, lfw, cfg, seed, Path(run.root))
+        else:
+            manifest = {**partial_lfw_manifest(lfw, cfg.n_ids, cfg.area, cfg.sides, seed), "protocol_file": None}
         run.memo["partial_lfw"] = (manifest, load_partial_lfw(manifest, tuple(run.profile.faces.backbone.input_size)))
     return run.memo["partial_lfw"]
 
@@ -157,6 +196,13 @@ def score_faces_seed(models: dict[str, PPCL], test: dict, seed: int, methods: Se
         per_query[(DATASET, "query", m.label)] = r["rank"]["per_query"]
         raw[m.label] = r
     return rows, per_query, raw
+
+
+def face_query_identities(per_query: dict, test: dict) -> dict[tuple[str, str], list[int]]:
+    """The identity of each Partial-LFW query in the order of ``per_query``'s ``"query"`` indices (an
+    LFW person gives several partial queries): the clusters of :func:`ppcl.evaluate.compare.differences`."""
+    first = next(iter(per_query.values()))[0]
+    return {(DATASET, "query"): [int(test["q_pids"][int(i)]) for i in first["query"]]}
 
 
 def table4(rows: Sequence[dict]):
