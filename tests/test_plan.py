@@ -100,3 +100,24 @@ def test_the_bill_counts_every_model_the_notebooks_train_and_more_epochs_cost_mo
     assert b["memory"]["host_store_kind"]["casia_webface"].startswith("encoded")  # 69 GiB decoded: kept as the files' bytes
     text = format_plan("paper", b, data, [])
     assert "| all |" in text and "estimate" in text and "published counts" in text
+
+
+def test_a_stale_partial_lfw_protocol_file_is_refused_before_the_run(tmp_path):
+    """A protocol file built with other settings would stop notebook 05 after hours of training: the plan
+    refuses it first, naming the file and the setting."""
+    import json
+
+    from ppcl.data.sources import dataset_root
+    from ppcl.pipeline.plan import protocol_file_problems
+    from ppcl.pipeline.run import default_cache_dir
+
+    src = dataset_root("synthetic", cache_dir=default_cache_dir(), synthetic={"preset": "smoke"}, progress=False)
+    root = tmp_path / "DATA"
+    root.mkdir()
+    (root / "lfw").symlink_to(src / "lfw")
+    profile = _profile()
+    assert protocol_file_problems(profile, root) == []  # no file: the run draws its own
+    (root / "partial_lfw.json").write_text(json.dumps({"protocol": "Partial-LFW", "version": 1, "n_ids": 999, "area": [0.3, 0.8], "sides": [],
+                                                       "seed": 0, "gallery": [], "query": []}))
+    problems = protocol_file_problems(profile, root)
+    assert len(problems) == 1 and "partial_lfw.json" in problems[0] and "faces.partial_lfw" in problems[0], problems

@@ -6,8 +6,8 @@
 the data cannot satisfy stops the run in seconds instead of hours in): GLRec's batch against the
 training images, each seed's validation split (held-out identities, at least one with a query),
 PK sampling's identities after it, Partial-LFW's identities against LFW's people with two or more
-images, and the disk the run will write. Every violation is listed, each naming the setting and a
-``--set`` that works.
+images, a Partial-LFW protocol file in the data root against the profile, and the disk the run will
+write. Every violation is listed, each naming the setting and a ``--set`` that works.
 
 **The bill** (:func:`bill`): every model each notebook trains (:func:`ppcl.pipeline.training.notebook_jobs`:
 variant, seeds, epochs, steps), each notebook's device time on a named GPU, the peak host and
@@ -157,7 +157,26 @@ def preflight(profile: Profile, root: Path, out: Path, cache: Path, verdict_sets
     need = disk_need(profile, data)
     writes = {Path(cache): need["store"], Path(out): need["run"]} if Path(cache).resolve() != Path(out).resolve() else \
         {Path(out): need["store"] + need["run"]}
-    return data, check_bounds(profile, data, writes)
+    return data, check_bounds(profile, data, writes) + protocol_file_problems(profile, Path(root))
+
+
+def protocol_file_problems(profile: Profile, root: Path) -> list[str]:
+    """A Partial-LFW protocol file in the data root (``data_prep/partial_lfw.py``) that notebook 05
+    would refuse (built with other settings, or naming images this LFW lacks): refused now."""
+    from ..data.common import DatasetError
+    from ..data.partial_lfw import PROTOCOL_FILE
+    from ..data.sources import load_datasets
+    from .experiments.faces import protocol_from_file
+
+    path = root / PROTOCOL_FILE
+    if not path.is_file():
+        return []
+    cfg = profile.faces.partial_lfw
+    try:
+        protocol_from_file(path, load_datasets(root, ("lfw",))["lfw"], cfg, profile.seed + cfg.seed_offset, root)
+    except (DatasetError, ValueError) as e:
+        return [str(e)]
+    return []
 
 
 def disk_need(profile: Profile, data: DataSummary) -> dict[str, int]:
