@@ -39,11 +39,14 @@ notebooks: install
 	  PPCL_PROFILE=smoke PPCL_OUT=$$out ../$(PY) -m jupyter nbconvert --to notebook --execute --inplace $$nb || exit 1; done
 
 ## The correspondence viewer (notebook 06) as a web page: Voilà on a free loopback port, the URL printed.
-## PROFILE / OUT as for reproduce; RUN=<a finished run folder> opens that run's models instead.
+## PROFILE / OUT as for reproduce; RUN=<a finished run folder> opens that run's models instead;
+## GALLERY=<a folder of your images> QUERY=<your partial image> CHECKPOINT=<a PPCL .pt> opens your own images.
 viewer: install
 	@port=$$($(PY) -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
 	echo "correspondence viewer: http://127.0.0.1:$$port/  (profile $(PROFILE); Ctrl-C stops it)"; \
 	PPCL_PROFILE=$(PROFILE) PPCL_OUT=$(abspath $(OUT)) PPCL_RUN_FOLDER=$(if $(RUN),$(abspath $(RUN))) \
+	PPCL_GALLERY_FOLDER="$(if $(GALLERY),$(abspath $(GALLERY)))" PPCL_QUERY_IMAGE="$(if $(QUERY),$(abspath $(QUERY)))" \
+	PPCL_CHECKPOINT="$(if $(CHECKPOINT),$(abspath $(CHECKPOINT)))" \
 	  $(PY) -m voila notebooks/06_correspondence_viewer.ipynb --no-browser --Voila.ip=127.0.0.1 --port=$$port --Voila.port_retries=0
 
 ## JupyterLab in the kit's environment (its kernel is the kit's .venv), on the notebooks.

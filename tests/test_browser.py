@@ -7,6 +7,11 @@ picks other queries in the picker until the true-match marks change, checking th
 changed with them. A screenshot of the viewer goes to ``$PPCL_OUT/viewer.png`` (and
 ``/tmp/viewer_screenshot.png``). Voilà and its kernels are ended whatever happens.
 
+A second test opens a user's own images the way ``make viewer GALLERY=... QUERY=... CHECKPOINT=...``
+does (``$PPCL_GALLERY_FOLDER``, ``$PPCL_QUERY_IMAGE``, ``$PPCL_CHECKPOINT``): a folder of images
+and a checkpoint written here, no kit data; the page shows the ranked list without true-match
+marks, and toggling the heatmap redraws the pair panel through the live kernel.
+
 Chromium: when ``/usr/bin/chromium`` is missing the test installs Debian's package (as root,
 with ``apt-get``); where that is impossible it is skipped, unless ``PPCL_REQUIRE_BROWSER=1``
 (CI), which makes a missing browser a failure.
@@ -22,6 +27,8 @@ import sys
 import time
 from pathlib import Path
 from urllib.parse import urlparse
+
+import contextlib
 
 import pytest
 
@@ -107,15 +114,18 @@ def chromium() -> Path:
     return ensure_chromium()
 
 
-@pytest.fixture()
-def voila(chromium, tmp_path):
-    """``(url, run folder)`` of notebook 06 served by Voilà under the smoke profile."""
-    out = Path(os.environ.get("PPCL_OUT") or tmp_path / "run")
+VIEWER_VARIABLES = ("PPCL_RUN_FOLDER", "PPCL_GALLERY_FOLDER", "PPCL_QUERY_IMAGE", "PPCL_CHECKPOINT")
+
+
+@contextlib.contextmanager
+def serve(tmp_path: Path, out: Path, **variables: str):
+    """``(url, out, log)`` of notebook 06 served by Voilà under the smoke profile, with the viewer's
+    environment ``variables`` (every other viewer variable unset)."""
     out.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log = tmp_path / "voila.log"
-    env = {**os.environ, "PPCL_PROFILE": "smoke", "PPCL_OUT": str(out), "PYTHONUNBUFFERED": "1"}
-    env.pop("PPCL_RUN_FOLDER", None)
+    env = {k: v for k, v in os.environ.items() if k not in VIEWER_VARIABLES}
+    env.update({"PPCL_PROFILE": "smoke", "PPCL_OUT": str(out), "PYTHONUNBUFFERED": "1", **variables})
     cmd = [sys.executable, "-m", "voila", str(NOTEBOOK), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
            "--Voila.port_retries=0", "--show_tracebacks=True"]
     with open(log, "w") as fh:
@@ -125,6 +135,13 @@ def voila(chromium, tmp_path):
         yield f"http://127.0.0.1:{port}/", out, log
     finally:
         stop(proc)
+
+
+@pytest.fixture()
+def voila(chromium, tmp_path):
+    """``(url, run folder, log)`` of notebook 06 served by Voilà under the smoke profile."""
+    with serve(tmp_path, Path(os.environ.get("PPCL_OUT") or tmp_path / "run")) as served:
+        yield served
 
 
 def state(page) -> dict:
@@ -198,3 +215,80 @@ def test_the_viewer_page_in_a_real_browser(chromium, voila, tmp_path):
     assert all(urlparse(u).hostname not in LOOPBACK for u in blocked)
     print(f"first render {first_render:.1f} s, browser part {total:.1f} s; query {labels[i]!r} changed the marks "
           f"{start['true']} -> {now['true']}; {len(blocked)} outside requests aborted; screenshot {shot}")
+
+
+@contextlib.contextmanager
+def browser_page(chromium: Path, tmp_path: Path, blocked: list):
+    """A headless Chromium page whose requests to hosts other than the loopback are aborted (listed in ``blocked``)."""
+    from playwright.sync_api import sync_playwright
+
+    def only_loopback(route):
+        if (urlparse(route.request.url).hostname or "") in LOOPBACK:
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(str(tmp_path / "chromium-profile"), executable_path=str(chromium),
+                                                       headless=True, args=CHROMIUM_ARGS,
+                                                       viewport={"width": 1280, "height": 1000})
+        try:
+            context.route("**/*", only_loopback)
+            yield context.pages[0] if context.pages else context.new_page()
+        finally:
+            context.close()
+
+
+def test_the_viewer_opens_your_own_images_in_a_real_browser(chromium, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from tests.test_match import save, smoke_model, stripes
+
+    gallery = tmp_path / "my images"
+    gallery.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        stripes(gallery / f"{i:03d}.png", 2 + 2 * i, rng.integers(0, 256, 3), rng.integers(0, 256, 3))
+    query = tmp_path / "query.png"
+    Image.open(gallery / "002.png").crop((0, 0, 48, 40)).save(query)
+    ckpt = save(smoke_model(), tmp_path / "ppcl-s0.pt")
+    out = Path(os.environ.get("PPCL_OUT") or tmp_path / "run")
+    blocked: list[str] = []
+    t0 = time.monotonic()
+    with serve(tmp_path, out, PPCL_GALLERY_FOLDER=str(gallery), PPCL_QUERY_IMAGE=str(query),
+               PPCL_CHECKPOINT=str(ckpt)) as (url, out, log), browser_page(chromium, tmp_path, blocked) as page:
+        page.goto(url, wait_until="commit", timeout=FIRST_RENDER_S * 1000)
+        try:
+            page.wait_for_selector(".ppcl-viewer-state", timeout=FIRST_RENDER_S * 1000)
+            page.wait_for_function("() => ['query', 'results', 'pair'].every(k => "
+                                   "document.querySelector('img.ppcl-panel-' + k)?.getAttribute('src'))",
+                                   timeout=STEP_S * 1000)
+        except Exception as e:
+            page.screenshot(path=str(out / "viewer_own_failed.png"), full_page=True)
+            raise AssertionError(f"the viewer did not render within {FIRST_RENDER_S} s ({e}); Voilà's log:\n"
+                                 f"{log.read_text()[-3000:]}") from None
+        first_render = time.monotonic() - t0
+        now = state(page)
+        assert now["dataset"] == "folder" and now["groundTruth"] == "0" and now["direction"] == "query"
+        assert now["queryName"] == f"{tmp_path.name}/query.png" and now["true"] == "0,0,0,0,0"
+        assert now["shown"].split(",")[0] == "2"  # 002.png, the query's source, first
+        assert now["firstMatchPpcl"] == "" and now["firstMatchR"] == ""
+        text = page.inner_text(".ppcl-viewer-state")
+        assert "no true-match marks" in text and "resized" in text
+        assert page.locator(".ppcl-direction button").count() == 1  # partial images as queries only
+        assert page.locator(".ppcl-dataset button").all_inner_texts() == ["your images (my images)"]
+        before = image_sources(page)
+        page.click(".ppcl-heatmap input")  # the heatmap off: the kernel redraws the pair panel
+        page.wait_for_function("old => document.querySelector('img.ppcl-panel-pair').src !== old", arg=before["pair"],
+                               timeout=STEP_S * 1000)
+        after = image_sources(page)
+        assert after["results"] == before["results"] and after["query"] == before["query"]
+        shot = out / "viewer_own_images.png"
+        page.locator(".ppcl-viewer").screenshot(path=str(shot))
+    assert sorted(p.name for p in (out / "figures").glob("06_viewer_folder_query_*.png")) == [
+        "06_viewer_folder_query_pair.png", "06_viewer_folder_query_query.png", "06_viewer_folder_query_results.png"]
+    assert all(urlparse(u).hostname not in LOOPBACK for u in blocked)
+    print(f"your images: first render {first_render:.1f} s; shown {now['shown']}; {len(blocked)} outside requests "
+          f"aborted; screenshot {shot}")

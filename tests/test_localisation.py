@@ -16,6 +16,7 @@ from ppcl.evaluate.localisation import (
     region_boxes_and_distances,
     ruler,
     ruler_rows,
+    to_image,
     true_regions,
 )
 from ppcl.evaluate.pairwise import block_distances
@@ -94,6 +95,21 @@ def test_ruler_regions_on_a_tiny_partial_set(tmp_path):
     assert plain["whole"]["query"]["rank1"] == out["whole"]["query"]["rank1"]
     rows = ruler_rows(out, "set", "PPCL", 0)
     assert len(rows) == 2 * len(REGIONS) and {r["region"] for r in rows} == set(REGIONS.values())
+
+
+@torch.no_grad()
+def test_the_whole_reference_is_the_plus_r_distance_when_glrec_moves_the_reference(tmp_path):
+    """Every image, holistic ones too, gets its own layout box here: the whole reference is the region
+    the +R descriptor pools over (its layout box in the rectified frame), not the whole rectified map."""
+    from ppcl.evaluate.protocols import encode_records
+
+    data = _partial_set(tmp_path)
+    model = guard_model().eval()
+    part, whole = encode_records(model, data.query, "+R"), encode_records(model, data.gallery, "+R")
+    assert (whole.t[:, 0] < 0.99).all()  # GLRec narrowed every reference
+    d, boxes = region_boxes_and_distances(model, part, whole, "whole")
+    assert torch.allclose(d, 1 - part.desc @ whole.desc.T, atol=1e-5)
+    assert torch.allclose(to_image(boxes, whole.t[None]), identity_t(1).expand_as(boxes), atol=1e-6)
 
 
 @torch.no_grad()

@@ -7,6 +7,7 @@ import dataclasses
 import io
 import json
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -271,3 +272,94 @@ def test_from_folder_names_what_is_missing(finished_folder, tmp_path):
         viewer_data_from_folder(tmp_path, dataset="partial_reid")
     with pytest.raises(ValueError, match="dataset: expected one of"):
         viewer_data_from_folder(finished_folder, dataset="market1501")
+
+
+# ---------------------------------------------------------------------- your own images
+
+
+@pytest.fixture(scope="module")
+def own(tmp_path_factory):
+    """A folder of six holistic images (48x96, not the model's 32x64), a partial query cut from
+    image 002 and a checkpoint saved from a smoke-sized PPCL (no identities anywhere)."""
+    from tests.test_match import save, smoke_model, stripes
+
+    root = tmp_path_factory.mktemp("own")
+    gallery = root / "my gallery"
+    gallery.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        stripes(gallery / f"{i:03d}.png", 2 + 2 * i, rng.integers(0, 256, 3), rng.integers(0, 256, 3))
+    query = root / "query.png"
+    Image.open(gallery / "002.png").crop((0, 0, 48, 40)).save(query)
+    return gallery, query, save(smoke_model(), root / "ppcl-s0.pt")
+
+
+def test_the_viewer_opens_a_users_folder_without_ground_truth(own):
+    import warnings
+
+    from ppcl.evaluate.match import match
+    from ppcl.pipeline.viewer import viewer_data_from_images
+
+    gallery, query, ckpt = own
+    d = viewer_data_from_images(gallery, query, ckpt, device="cpu")
+    assert d.dataset == "folder" and not d.ground_truth and not d.has("+R") and d.directions == ("query",)
+    assert d.label == "your images (my gallery)" and d.dist["ppcl"].shape == (1, 6) and d.cache_path is None
+    assert any("resized to 32x64" in n for n in d.notes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ranked = match(query, gallery, ckpt, top=0, progress=False)  # the command's ranking: the same distances
+    by_path = {m.path: m.distance for m in ranked.matches}
+    assert d.dist["ppcl"][0].tolist() == pytest.approx([by_path[r.path] for r in d.holistic], abs=1e-6)
+    viewer = CorrespondenceViewer([d])
+    assert [v for _, v in viewer.controls["direction"].options] == ["query"]
+    assert [label for label, _ in viewer.controls["query"].options] == [f"{query.parent.name}/query.png"]
+    assert viewer.shown == d.ranking(0, "query")[: len(viewer.shown)].tolist() and len(viewer.shown) == 5
+    assert Path(d.holistic[viewer.shown[0]].path).name == "002.png"  # the query's source first
+    assert viewer.true_match == [False] * 5 and viewer.drawn["true_frames"] == 0 and viewer.drawn["true_regions"] == 0
+    assert viewer.drawn["crloc_boxes"] > 0 and viewer.drawn["glrec_boxes"] > 0 and viewer.drawn["heatmap"]
+    assert set(viewer.distances) == {"PPCL"} and viewer.first_match_rank == {"PPCL": None}
+    status = viewer.status.value
+    assert 'data-ground-truth="0"' in status and 'data-true="0,0,0,0,0"' in status and "no true-match marks" in status
+    assert "resized" in status and "+R" not in status
+    viewer.controls["rank"].value = 6
+    assert len(viewer.shown) == 6 and viewer.controls["rank"].max == 6  # the whole gallery, no more
+    viewer.controls["heatmap"].value = False
+    assert not viewer.drawn["heatmap"]
+
+
+def test_a_users_folder_beside_the_kits_sets_has_one_direction(own, views):
+    from ppcl.pipeline.viewer import viewer_data_from_images
+
+    gallery, query, ckpt = own
+    viewer = CorrespondenceViewer({**views, "folder": viewer_data_from_images(gallery, query.parent, ckpt, device="cpu")})
+    assert viewer.controls["dataset"].options == (("Partial-REID", "partial_reid"), ("Partial-iLIDS", "partial_ilids"),
+                                                  ("your images (my gallery)", "folder"))
+    viewer.controls["direction"].value = "gallery"
+    viewer.controls["dataset"].value = "folder"
+    assert viewer.direction == "query" and [v for _, v in viewer.controls["direction"].options] == ["query"]
+    assert viewer.query_names() == [f"{query.parent.name}/query.png"]  # a query folder: its images (the one query)
+    assert 'data-ground-truth="0"' in viewer.status.value
+    viewer.controls["dataset"].value = "partial_reid"
+    assert [v for _, v in viewer.controls["direction"].options] == ["query", "gallery"]
+    assert 'data-ground-truth="1"' in viewer.status.value and viewer.drawn["true_frames"] == sum(viewer.true_match)
+
+
+def test_a_users_folder_is_refused_naming_what_is_wrong(own, tmp_path):
+    from ppcl.pipeline.viewer import viewer_data_from_images
+
+    gallery, query, ckpt = own
+    with pytest.raises(ValueError, match="query_image: expected a path"):
+        viewer_data_from_images(gallery, "", ckpt)
+    text = tmp_path / "q.png"
+    text.write_text("not an image")
+    with pytest.raises(ValueError, match="expected a readable") as e:
+        viewer_data_from_images(gallery, text, ckpt)
+    assert str(text) in str(e.value)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="expected a folder of gallery images") as e:
+        viewer_data_from_images(tmp_path / "empty", query, ckpt)
+    assert str(tmp_path / "empty") in str(e.value)
+    with pytest.raises(FileNotFoundError, match="expected a trained PPCL model's checkpoint"):
+        viewer_data_from_images(gallery, query, tmp_path / "none.pt")
+    with pytest.raises(ValueError, match="ground_truth=False"):
+        ViewerData.build("folder", 0, {"ppcl": None}, {}, [], [])

@@ -12,15 +12,24 @@ the reference region:
 ``crloc``  CRLoc's box for the pair (PPCL's own distance, ``+R+L``)
 ``fixed``  GLRec's layout box of the partial image, cut from the reference (``+R+box``)
 ``true``   the true corresponding region (ground truth, synthetic data only)
-``whole``  the whole reference map (the ``+R`` comparison, through the same region pipeline)
+``whole``  the whole reference image (the ``+R`` comparison, through the same region pipeline)
 ========== =======================================================================================
 
 If ``true`` is no better than ``whole``, no locator can show anything on that data; if
 ``crloc`` is near ``whole`` and far below ``true``, the locator is what fails. The boxes are
-scored too: IoU with the true region and area (a fraction of the reference frame) on genuine
-pairs. The true region is clipped to the reference frame and kept at least ``min_scale`` wide
-and high (the smallest box CRLoc can give), so a part the reference does not show becomes a
-thin strip at its edge rather than an empty box.
+scored too: IoU with the true region and area (the share of the reference image the box covers)
+on genuine pairs. The true region is clipped to the reference frame and kept at least
+``min_scale`` wide and high (the smallest box CRLoc can give), so a part the reference does not
+show becomes a thin strip at its edge rather than an empty box.
+
+**Two frames.** A holistic reference is encoded as the evaluation encodes it (method ``+R``):
+GLRec's rectification ``x^r = paste(x, t_h)`` puts the image at its layout box ``t_h`` (the
+identity when the gate calls it holistic), so CRLoc's boxes and the fixed box live in the frame
+of ``x^r``, while the body frames give the true region in the frame of the image ``x`` itself.
+:func:`to_rectified` and :func:`to_image` map a region between the two (``compose_t(t_h, box)``
+and back); regions are cut in the ``x^r`` frame, IoU and area are measured in the image's frame
+(IoU is the same in both). ``whole`` is the whole reference image, ``t_h`` in the ``x^r`` frame:
+exactly the region the ``+R`` descriptor of the reference pools over.
 """
 from __future__ import annotations
 
@@ -31,10 +40,10 @@ from torch import Tensor
 
 from ..data.bodies import Body, corresponding_region
 from ..data.common import ReIDData
-from ..geometry import box_iou, identity_t, t_to_box
+from ..geometry import box_intersection, box_iou, identity_t, t_to_box
 from ..models.ppcl import PPCL
 from .engine import Encoded
-from .pairwise import all_pairs
+from .pairwise import all_pairs, grouped_pairs
 from .protocols import encode_records, partial_rank, require_no_cameras
 
 REGIONS: dict[str, str] = {
@@ -69,6 +78,38 @@ def true_regions(partial: Sequence[Body], holistic: Sequence[Body], min_scale: f
     return torch.cat([torch.maximum(out[:, :2], lo), out[:, 2:]], dim=1).clamp(-1, 1).view(n_p, n_h, 4)
 
 
+def to_rectified(box: Tensor, t: Tensor) -> Tensor:
+    """Regions ``box`` ``(..., 4)`` of images, in the frame of their GLRec rectifications
+    ``x^r = paste(x, t)`` (layout boxes ``t``, broadcast against ``box``): ``compose_t(t, box)``.
+
+    >>> to_rectified(torch.tensor([1.0, 0.5, 0.0, -0.5]), torch.tensor([0.5, 0.5, 0.5, 0.0]))  # the upper half
+    tensor([ 0.5000,  0.2500,  0.5000, -0.2500])
+    """
+    return torch.cat([t[..., :2] * box[..., :2], t[..., 2:] + t[..., :2] * box[..., 2:]], dim=-1)
+
+
+def to_image(box_r: Tensor, t: Tensor) -> Tensor:
+    """The inverse of :func:`to_rectified`: regions ``box_r`` ``(..., 4)`` of rectifications
+    ``x^r = paste(x, t)`` in the frame of the images ``x`` (outside ``[-1, 1]`` where a region
+    covers the canvas around the image).
+
+    >>> to_image(torch.tensor([0.5, 0.25, 0.5, -0.25]), torch.tensor([0.5, 0.5, 0.5, 0.0]))
+    tensor([ 1.0000,  0.5000,  0.0000, -0.5000])
+    """
+    return torch.cat([box_r[..., :2] / t[..., :2], (box_r[..., 2:] - t[..., 2:]) / t[..., :2]], dim=-1)
+
+
+def image_share(box: Tensor) -> Tensor:
+    """``(...)``: the share of an image that regions ``box`` ``(..., 4)`` (its own frame) cover,
+    the part outside the image left out.
+
+    >>> image_share(torch.tensor([[1.0, 1.0, 0.0, 0.0], [0.5, 1.0, 0.5, 0.0], [1.0, 1.0, 1.0, 0.0]]))
+    tensor([1.0000, 0.5000, 0.5000])
+    """
+    full = torch.tensor([-1.0, -1.0, 1.0, 1.0], dtype=box.dtype, device=box.device)
+    return box_intersection(t_to_box(box), full) / 4.0
+
+
 def bodies_of(records: Sequence, bodies: dict[str, Body] | None) -> list[Body] | None:
     """The body frames of ``records`` (by path), or ``None`` when any is unknown (real data)."""
     if bodies is None:
@@ -79,24 +120,31 @@ def bodies_of(records: Sequence, bodies: dict[str, Body] | None) -> list[Body] |
 
 @torch.no_grad()
 def region_boxes_and_distances(model: PPCL, part: Encoded, whole: Encoded, region: str,
-                               truth: Tensor | None = None, device="cpu") -> tuple[Tensor, Tensor]:
+                               truth: Tensor | None = None, device="cpu",
+                               groups: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
     """``(distances (P, H), boxes (P, H, 4))`` of the anchor regions of ``part`` against
     ``whole``'s maps with the reference region ``region`` (:data:`REGIONS`); ``truth``
-    ``(P, H, 4)`` for ``"true"``."""
+    ``(P, H, 4)`` for ``"true"``. Boxes (and ``truth``) are in the frame of each reference's
+    rectification (see the module docstring): ``whole`` is each reference's layout box ``t_h``."""
     n_p, n_h = len(part), len(whole)
     if region == "crloc":
+        if groups is not None:
+            return grouped_pairs(model, part.maps, part.t, whole.maps, *groups, "crloc", device=device, return_boxes=True)
         return all_pairs(model, part.maps, part.t, whole.maps, "crloc", device=device, return_boxes=True)
     if region == "fixed":
         given = part.t[:, None, :].expand(n_p, n_h, 4)
     elif region == "whole":
-        given = identity_t(n_p * n_h).view(n_p, n_h, 4)
+        given = whole.t[None, :, :].expand(n_p, n_h, 4)
     elif region == "true":
         if truth is None:
             raise ValueError("region 'true' needs the true regions (synthetic data with body frames)")
         given = truth
     else:
         raise ValueError(f"region: expected one of {list(REGIONS)}; found {region!r}")
-    d = all_pairs(model, part.maps, part.t, whole.maps, "given", device=device, given=given.contiguous())
+    if groups is not None:  # a folded draw: each fold's pairs only (ranked within folds)
+        d = grouped_pairs(model, part.maps, part.t, whole.maps, *groups, "given", device=device, given=given.contiguous())
+    else:
+        d = all_pairs(model, part.maps, part.t, whole.maps, "given", device=device, given=given.contiguous())
     return d, given
 
 
@@ -109,8 +157,9 @@ def ruler(model: PPCL, data: ReIDData, bodies: dict[str, Body] | None, regions: 
     """The ruler on a partial set (partial images ``data.query``, holistic ``data.gallery``).
 
     Returns ``{region: {"query": rank, "gallery": rank, "iou": (n,), "area": (n,)}}`` for each
-    region that applies (``true`` only with body frames), ``iou`` and ``area`` on genuine pairs,
-    plus ``"true_area"`` (the true regions' areas on genuine pairs). Both directions rank one
+    region that applies (``true`` only with body frames), ``iou`` and ``area`` (:func:`image_share`)
+    on genuine pairs in the reference image's frame, plus ``"true_area"`` (the true regions' areas
+    on genuine pairs). Both directions rank one
     matrix (Table 3 transposes), the partial image anchoring every region. ``scored`` is
     :func:`ppcl.evaluate.protocols.evaluate_partial`'s output for the same model and set: its
     encodings and its ``+R+L`` / ``+R+box`` distances and boxes are reused, not recomputed.
@@ -124,7 +173,9 @@ def ruler(model: PPCL, data: ReIDData, bodies: dict[str, Body] | None, regions: 
         part = encode_records(model, data.query, "+R", device=device)
         whole = encode_records(model, data.gallery, "+R", device=device)
     p_bodies, h_bodies = bodies_of(data.query, bodies), bodies_of(data.gallery, bodies)
+    t_h = whole.t[None, :, :]  # each reference's layout box: the frame its map is in
     truth = true_regions(p_bodies, h_bodies, model.crloc.cfg.min_scale) if p_bodies and h_bodies else None
+    truth_r = None if truth is None else to_rectified(truth, t_h)
     genuine = torch.tensor([r.pid for r in data.query])[:, None] == torch.tensor([r.pid for r in data.gallery])[None, :]
     folds = data.info.get("folds")
     out: dict = {}
@@ -135,15 +186,17 @@ def ruler(model: PPCL, data: ReIDData, bodies: dict[str, Body] | None, regions: 
         if m in scored and "boxes" in scored[m]:
             d, boxes = scored[m]["distmat"], scored[m]["boxes"]
         else:
-            d, boxes = region_boxes_and_distances(model, part, whole, region, truth, device)
+            groups = None if not folds else (torch.tensor([folds[r.pid] for r in data.query]),
+                                             torch.tensor([folds[r.pid] for r in data.gallery]))
+            d, boxes = region_boxes_and_distances(model, part, whole, region, truth_r, device, groups)
+        boxes = to_image(boxes, t_h)[genuine]  # in the reference image's own frame
         entry = {"query": partial_rank(d, data.query, data.gallery, "query", folds),
-                 "gallery": partial_rank(d, data.query, data.gallery, "gallery", folds),
-                 "area": (boxes[..., 0] * boxes[..., 1])[genuine]}
+                 "gallery": partial_rank(d, data.query, data.gallery, "gallery", folds), "area": image_share(boxes)}
         if truth is not None:
-            entry["iou"] = box_iou(t_to_box(boxes[genuine]), t_to_box(truth[genuine]))
+            entry["iou"] = box_iou(t_to_box(boxes), t_to_box(truth[genuine]))
         out[region] = entry
     if truth is not None:
-        out["true_area"] = (truth[..., 0] * truth[..., 1])[genuine]
+        out["true_area"] = image_share(truth[genuine])
     return out
 
 

@@ -5,19 +5,23 @@
 * :func:`viewer_data` — a run's +R and PPCL models of one seed, from the model store (trained
   there by notebook 03; loaded, or trained now if missing), on one of the run's partial sets;
 * :func:`viewer_data_from_folder` — the same from a finished run folder's ``checkpoints/``
-  (``python -m ppcl.pipeline.reproduce ... --out FOLDER``), never training anything.
+  (``python -m ppcl.pipeline.reproduce ... --out FOLDER``), never training anything;
+* :func:`viewer_data_from_images` — your own images: a folder of holistic images as the gallery,
+  a partial query image (or a folder of them) and one trained PPCL checkpoint; no kit data, no
+  identities, no training (notebook 06's ``gallery_folder``, ``query_image``, ``checkpoint``).
 
-The encodings are cached under the run folder's ``features/``.
+The encodings of the kit's sets are cached under the run folder's ``features/``.
 """
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from ..data.bodies import load_bodies
 from ..models import ppcl_from_checkpoint
-from ..viz.viewer_data import MODELS, ViewerData, _check_dataset
-from .run import Run, setup
+from ..viz.viewer_data import FOLDER, MODELS, ViewerData, _check_dataset
+from .run import Run, _default_out, setup
 from .training import train_variant
 
 
@@ -32,7 +36,7 @@ def viewer_data(run: Run, dataset: str = "partial_reid", seed: int | None = None
     """The +R and PPCL models of ``seed`` (default: the profile's seed) through
     :func:`ppcl.pipeline.training.train_variant` (loaded from the model store when they exist), the
     dataset through ``run.data``, the encodings cached under ``run.out / "features"``."""
-    _check_dataset(dataset)
+    _check_dataset(dataset, folder=False)
     seed = run.profile.seed if seed is None else int(seed)
     memo = ("viewer_models", seed)  # both partial sets share the models: loaded once per run
     if memo not in run.memo:
@@ -51,7 +55,7 @@ def viewer_data_from_folder(path: str | Path, dataset: str = "partial_reid", see
     (default: the profile's seed) are read from ``PATH/checkpoints/`` with
     :func:`ppcl.models.ppcl_from_checkpoint` (no pickle, never trained); the encodings are
     cached under ``PATH/features``."""
-    _check_dataset(dataset)
+    _check_dataset(dataset, folder=False)
     path = Path(path).expanduser().resolve()
     state_path = path / "run.json"
     if not state_path.is_file():
@@ -77,6 +81,43 @@ def viewer_data_from_folder(path: str | Path, dataset: str = "partial_reid", see
                                     "(notebook 03 writes it); found no such file")
         models[m] = ppcl_from_checkpoint(ckpt)
     return _build(run, dataset, seed, models, keys, source=f"run folder {path}")
+
+
+def viewer_data_from_images(gallery_folder: str | Path, query_image: str | Path, checkpoint: str | Path,
+                            device=None, topk: int | None = None) -> ViewerData:
+    """Your own images in the viewer: the holistic images of ``gallery_folder`` (its image files,
+    :func:`ppcl.evaluate.match.gallery_paths`) as the gallery, ``query_image`` (an image, or a
+    folder of partial images) as the queries, the PPCL model of ``checkpoint`` (read with
+    :func:`ppcl.models.ppcl_from_checkpoint`, never unpickled). Every image is checked first
+    (an unreadable file or one without pixels is refused, naming it); images of another size than
+    the model's input are resized, which ``notes`` says. No identities: the true-match marks are
+    off. Nothing is cached or trained."""
+    from ..data.common import Record
+    from ..evaluate.match import gallery_paths, load_model, open_image, resized_note
+    from ..train import default_device
+
+    for value, what in ((gallery_folder, "gallery_folder"), (query_image, "query_image"), (checkpoint, "checkpoint")):
+        if not str(value or "").strip():
+            raise ValueError(f"{what}: expected a path (your own images need gallery_folder, query_image and "
+                             f"checkpoint, or $PPCL_GALLERY_FOLDER, $PPCL_QUERY_IMAGE, $PPCL_CHECKPOINT); found none")
+    model, ckpt = load_model(checkpoint)
+    gallery = gallery_paths(gallery_folder)
+    q = Path(query_image).expanduser()
+    queries = gallery_paths(q, "query") if q.is_dir() else [q]
+    sizes = {what: [(str(p), open_image(p, what)[0].size) for p in paths]
+             for what, paths in (("query", queries), ("gallery", gallery))}
+    notes = [n for what in ("query", "gallery") if (n := resized_note(what, sizes[what], model.input_size))]
+    folder = Path(gallery_folder).expanduser().resolve()
+    return ViewerData.build(FOLDER, 0, {"ppcl": model}, {"ppcl": ckpt}, [Record(str(p), -1) for p in queries],
+                            [Record(str(p), -1) for p in gallery], cache=None, topk=topk,
+                            device=device or default_device(), source=f"checkpoint {ckpt}", ground_truth=False,
+                            name=f"your images ({folder.name})", notes=notes)
+
+
+def folder_out(out_dir: str | Path = "") -> Path:
+    """Where notebook 06 saves the static view of your own images: ``out_dir``, else ``$PPCL_OUT``,
+    else ``runs/your-images`` beside the notebooks."""
+    return Path(out_dir or os.environ.get("PPCL_OUT") or _default_out("your-images")).expanduser().resolve()
 
 
 def _index_key(index: Path, name: str) -> str:

@@ -34,6 +34,10 @@ heatmap on or off.
 Above the panels a line gives the rank of the first true match under +R and under PPCL (the
 whole gallery, not just the shown items); the same facts are carried as ``data-*`` attributes of
 an element of class ``ppcl-viewer-state`` (for a browser test).
+
+**Your own images** (dataset ``"folder"``, :func:`ppcl.pipeline.viewer.viewer_data_from_images`):
+no identities, so no true-match frames or first-match ranks (``data-ground-truth="0"``); no +R
+model, so PPCL's distance alone; partial images as queries only. The rest is as for the kit's sets.
 """
 from __future__ import annotations
 
@@ -48,7 +52,7 @@ import torch
 from matplotlib.figure import Figure
 
 from .plots import BLUE, GREEN, RED, draw_box, to_display
-from .viewer_data import DATASETS, DIRECTIONS, ViewerData
+from .viewer_data import DIRECTIONS, ViewerData
 
 DIRECTION_LABELS = {"query": "partial as query", "gallery": "partial as gallery"}
 MAX_RANK = 10
@@ -85,14 +89,11 @@ def heat_of(corr: torch.Tensor) -> np.ndarray:
 
 def _frame(ax, colour: str, width: float) -> None:
     for s in ax.spines.values():
-        s.set_visible(True)
-        s.set_edgecolor(colour)
-        s.set_linewidth(width)
+        s.set(visible=True, edgecolor=colour, linewidth=width)
 
 
 def _clean(ax) -> None:
-    ax.set_xticks([])
-    ax.set_yticks([])
+    ax.set(xticks=[], yticks=[])
 
 
 class CorrespondenceViewer:
@@ -114,7 +115,7 @@ class CorrespondenceViewer:
         first = next(iter(self.data))
         style = {"description_width": "initial"}
         self.controls = {
-            "dataset": widgets.ToggleButtons(options=[(DATASETS.get(k, k), k) for k in self.data], value=first,
+            "dataset": widgets.ToggleButtons(options=[(d.label, k) for k, d in self.data.items()], value=first,
                                              description="dataset", style=style),
             "direction": widgets.ToggleButtons(options=[(v, k) for k, v in DIRECTION_LABELS.items()], value="query",
                                                description="direction", style=style),
@@ -192,11 +193,17 @@ class CorrespondenceViewer:
         return [(n, i) for i, n in enumerate(self.query_names()) if text in n.lower()]
 
     def _reset_queries(self, keep: int | None) -> None:
-        """Refill the picker from the search text; keep query ``keep`` if it passes the filter."""
-        opts = self._filtered()
+        """Refill the picker from the search text; keep query ``keep`` if it passes the filter. The
+        direction toggle offers the current data's directions (your own images: one)."""
         c = self.controls
         self._busy = True
         try:
+            dirs = self.current.directions
+            if [v for _, v in c["direction"].options] != list(dirs):
+                now = c["direction"].value
+                c["direction"].options = [(DIRECTION_LABELS[k], k) for k in dirs]
+                c["direction"].value = now if now in dirs else dirs[0]
+            opts = self._filtered()
             c["query"].options = opts
             if opts:
                 values = [i for _, i in opts]
@@ -304,10 +311,12 @@ class CorrespondenceViewer:
         true = d.true_matches(qi, direction)
         self.shown = shown
         self.true_match = [bool(true[j]) for j in shown]
-        self.first_match_rank = {"+R": d.first_match_rank(qi, direction, "+R"),
-                                 "PPCL": d.first_match_rank(qi, direction, "ppcl")}
-        d_ppcl, d_r = d.distances("ppcl", direction)[qi], d.distances("+R", direction)[qi]
-        self.distances = {"PPCL": [float(d_ppcl[j]) for j in shown], "+R": [float(d_r[j]) for j in shown]}
+        self.first_match_rank = {"PPCL": d.first_match_rank(qi, direction, "ppcl")}
+        d_ppcl = d.distances("ppcl", direction)[qi]
+        self.distances = {"PPCL": [float(d_ppcl[j]) for j in shown]}
+        if d.has("+R"):  # a user's folder comes with the PPCL model only
+            self.first_match_rank = {"+R": d.first_match_rank(qi, direction, "+R"), **self.first_match_rank}
+            self.distances["+R"] = [float(d.distances("+R", direction)[qi][j]) for j in shown]
         self.pair_index = min(self.controls["pair"].value, len(shown)) - 1
         pairs = d.pairs(qi, shown, direction)
         boxes_on, heat_on = self.controls["boxes"].value, self.controls["heatmap"].value
@@ -326,6 +335,11 @@ class CorrespondenceViewer:
     def _image(self, side: str, index: int) -> dict:
         return self.current.rectified(side, index)
 
+    def _scores(self, c: int, sep: str = "\n") -> str:
+        """The shown item ``c``'s distances: PPCL's, and +R's when there is a +R model."""
+        text = f"PPCL {self.distances['PPCL'][c]:.3f}"
+        return text + (f"{sep}+R {self.distances['+R'][c]:.3f}" if "+R" in self.distances else "")
+
     def _query_figure(self, boxes_on: bool) -> Figure:
         d, qi = self.current, self.query_index
         qnames = self.query_names()
@@ -339,17 +353,17 @@ class CorrespondenceViewer:
                 draw_box(axes[1], im["t"], *im["x_r"].shape[-2:], BLUE)
                 self.drawn["glrec_boxes"] += 1
             axes[1].set_title(f"GLRec $x^r$, $\\eta$ = {im['eta']:.2f}", fontsize=8)
-            pid = d.partial[qi].pid
+            pid = d.partial[qi].pid if d.ground_truth else None
         else:
             im = self._image("holistic", qi)
             fig, axes = plt.subplots(1, 1, figsize=(1.6, 3.0), squeeze=False)
             axes = axes[0]
             axes[0].imshow(to_display(im["x_r"]))
             axes[0].set_title(f"holistic query, $\\eta$ = {im['eta']:.2f}", fontsize=8)
-            pid = d.holistic[qi].pid
+            pid = d.holistic[qi].pid if d.ground_truth else None
         for ax in axes:
             _clean(ax)
-        fig.suptitle(f"{qnames[qi]} (id {pid})", fontsize=8)
+        fig.suptitle(f"{qnames[qi]}" + (f" (id {pid})" if pid is not None else ""), fontsize=8)
         fig.tight_layout()
         return fig
 
@@ -362,8 +376,7 @@ class CorrespondenceViewer:
         for c in range(k):
             j = self.shown[c]
             hol = self._image("holistic", pairs["holistic"][c])
-            title = (f"#{c + 1}{' (pair)' if c == self.pair_index else ''}\nPPCL {self.distances['PPCL'][c]:.3f}\n"
-                     f"+R {self.distances['+R'][c]:.3f}")
+            title = f"#{c + 1}{' (pair)' if c == self.pair_index else ''}\n{self._scores(c)}"
             if direction == "query":
                 ax = axes[0, c]
                 ax.imshow(to_display(hol["x_r"]))
@@ -399,8 +412,9 @@ class CorrespondenceViewer:
         for c in range(k, axes.shape[1]):
             for r in range(rows):
                 axes[r, c].axis("off")
-        what = ("top-k holistic images under PPCL (CRLoc red); green frame: true match" if direction == "query" else
-                "top-k partial images under PPCL (GLRec blue), below: the query with CRLoc's box (red); green: true match")
+        what = ("top-k holistic images under PPCL (CRLoc red)" if direction == "query" else
+                "top-k partial images under PPCL (GLRec blue), below: the query with CRLoc's box (red)")
+        what += "; green frame: true match" if d.ground_truth else "; no identities, so no true-match marks"
         fig.suptitle(what, fontsize=8)
         fig.tight_layout()
         return fig
@@ -436,7 +450,7 @@ class CorrespondenceViewer:
         if self.true_match[p]:
             for ax in axes:
                 _frame(ax, GREEN, 4)
-        fig.suptitle(f"pair #{p + 1}: PPCL {self.distances['PPCL'][p]:.3f}, +R {self.distances['+R'][p]:.3f}", fontsize=8)
+        fig.suptitle(f"pair #{p + 1}: {self._scores(p, sep=', ')}", fontsize=8)
         fig.tight_layout()
         return fig
 
@@ -445,18 +459,24 @@ class CorrespondenceViewer:
         name = self.query_names()[qi]
         fm = self.first_match_rank
 
-        def rank_text(r):
-            return "no true match in the gallery" if r is None else f"rank {r}"
+        rank_text = lambda r: "no true match in the gallery" if r is None else f"rank {r}"  # noqa: E731
 
         attrs = {"dataset": self.dataset, "direction": direction, "query": qi, "query-name": name,
                  "shown": ",".join(map(str, self.shown)), "true": ",".join("1" if t else "0" for t in self.true_match),
-                 "first-match-r": "" if fm["+R"] is None else fm["+R"],
-                 "first-match-ppcl": "" if fm["PPCL"] is None else fm["PPCL"], "pair": self.pair_index + 1}
+                 "first-match-r": "" if fm.get("+R") is None else fm["+R"],
+                 "first-match-ppcl": "" if fm["PPCL"] is None else fm["PPCL"], "pair": self.pair_index + 1,
+                 "ground-truth": int(d.ground_truth)}
         attr = " ".join(f'data-{k}="{html.escape(str(v), quote=True)}"' for k, v in attrs.items())
         n_true = sum(self.true_match)
-        text = (f"<b>{html.escape(d.label)}</b>, {DIRECTION_LABELS[direction]}, query <code>{html.escape(name)}</code>: "
-                f"first true match at {rank_text(fm['PPCL'])} under PPCL, {rank_text(fm['+R'])} under +R; "
-                f"{n_true} of the {len(self.shown)} shown {'is a true match' if n_true == 1 else 'are true matches'}.")
+        head = f"<b>{html.escape(d.label)}</b>, {DIRECTION_LABELS[direction]}, query <code>{html.escape(name)}</code>: "
+        if d.ground_truth:
+            r_part = f", {rank_text(fm['+R'])} under +R" if "+R" in fm else ""
+            text = head + (f"first true match at {rank_text(fm['PPCL'])} under PPCL{r_part}; {n_true} of the "
+                           f"{len(self.shown)} shown {'is a true match' if n_true == 1 else 'are true matches'}.")
+        else:
+            text = head + (f"the top {len(self.shown)} of {len(d.names(direction)[1])} gallery images under PPCL "
+                           f"({html.escape(d.source)}); no identities, so no true-match marks.")
+            text += "".join(f" <i>{html.escape(n)}</i>" for n in d.notes)
         if self.message:
             text += f" <i>{html.escape(self.message)}</i>"
         return f'<div class="ppcl-viewer-state" {attr}>{text}</div>'
@@ -472,10 +492,7 @@ class CorrespondenceViewer:
 
         from ..io import atomic_write
 
-        out = []
-        for k, b in self.png.items():
-            out.append(atomic_write(Path(folder) / f"{name}_{k}.png", lambda tmp, b=b: tmp.write_bytes(b)))
-        return out
+        return [atomic_write(Path(folder) / f"{name}_{k}.png", lambda tmp, b=b: tmp.write_bytes(b)) for k, b in self.png.items()]
 
 
 __all__ = ["CorrespondenceViewer", "DIRECTIONS", "ViewerData", "figure_png", "heat_of"]

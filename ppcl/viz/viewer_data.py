@@ -13,7 +13,13 @@ distance (+R+L, the partial image always CRLoc's anchor) for the PPCL model, exa
 :func:`ppcl.evaluate.protocols.evaluate_partial` computes them for Tables 2 and 3.
 
 Both models are given, never trained here (:mod:`ppcl.pipeline.viewer` loads them from the model
-store or from a finished run folder's ``checkpoints/``). The
+store or from a finished run folder's ``checkpoints/``).
+
+**Your own images** (dataset :data:`FOLDER`): a folder of holistic images as the gallery and one
+partial query image (or several), one PPCL model from its checkpoint and no ``+R`` model; the
+images carry no identities (``ground_truth=False``), so no item is marked a true match, no rank of
+a first true match exists, and only partial images as queries make sense (:attr:`ViewerData.directions`).
+Those encodings are not cached. The
 encodings are cached in ``<run>/features/<dataset>-s<seed>.pt``, a plain dict of tensors,
 strings and lists written with :func:`ppcl.io.save_checkpoint` and read with
 :func:`ppcl.io.read_checkpoint` (never unpickling objects), so a second open is instant:
@@ -38,6 +44,7 @@ from ..evaluate.engine import Encoded, distance_matrix, global_distance, load_im
 from ..io import read_checkpoint, save_checkpoint
 
 DATASETS = {"partial_reid": "Partial-REID", "partial_ilids": "Partial-iLIDS"}
+FOLDER = "folder"  # a user's own images (no identities, no ground truth)
 MODELS = ("+R", "ppcl")  # the +R model (+R distance) and the PPCL model (+R+L distance)
 DIRECTIONS = ("query", "gallery")  # partial images as query (Table 2) / as gallery (Table 3)
 CACHE_FORMAT = "ppcl-viewer-features"
@@ -81,6 +88,9 @@ class ViewerData:
     source: str = ""  # where the models came from (a run's store or a run folder)
     from_cache: bool = False  # True when the encodings were read from the cache file
     bodies: dict | None = None  # every image's body frame (the kit's synthetic sets; None for real data)
+    ground_truth: bool = True  # False for a user's own images: no identities, no true-match marks
+    name: str = ""  # the label of a user's folder (the kit's sets are named by DATASETS)
+    notes: list = field(default_factory=list)  # what was adjusted while loading (e.g. resized images)
     _images: dict = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ constructors
@@ -88,13 +98,20 @@ class ViewerData:
     @classmethod
     def build(cls, dataset: str, seed: int, models: dict, keys: dict, partial: list[Record], holistic: list[Record],
               cache: Path | None = None, topk: int | None = None, device: torch.device | str = "cpu",
-              bodies: dict | None = None, source: str = "") -> "ViewerData":
+              bodies: dict | None = None, source: str = "", ground_truth: bool = True, name: str = "",
+              notes: list | None = None) -> "ViewerData":
         """The viewer's data for the +R and PPCL ``models`` (``{"+R": PPCL, "ppcl": PPCL}``, their store
         keys in ``keys``) on ``partial`` and ``holistic`` images: the encodings read from ``cache``
         when it holds these models' and images' (see the module docstring), else computed and
         written there. The models come from the caller (the pipeline loads them:
-        :mod:`ppcl.pipeline.viewer`); nothing is trained here."""
+        :mod:`ppcl.pipeline.viewer`); nothing is trained here. A user's own images
+        (``dataset=FOLDER``) come with the PPCL model alone, ``ground_truth=False`` and their
+        folder's ``name``, and are never cached."""
         _check_dataset(dataset)
+        if "ppcl" not in models or any(m not in MODELS for m in models):
+            raise ValueError(f"models: expected the PPCL model under 'ppcl' (and the +R model under '+R'); found {list(models)}")
+        if dataset == FOLDER and (ground_truth or cache is not None):
+            raise ValueError("dataset 'folder' (your own images): expected ground_truth=False and no cache")
         partial, holistic = list(partial), list(holistic)
         expected = {"dataset": dataset, "seed": int(seed), "keys": dict(keys), "topk": int(topk or 0),
                     "partial_paths": [r.path for r in partial], "holistic_paths": [r.path for r in holistic],
@@ -107,13 +124,22 @@ class ViewerData:
             if cache is not None:
                 write_cache(cache, expected, encoded, dist)
         return cls(dataset, int(seed), partial, holistic, models, keys, encoded, dist, cache, source, found is not None,
-                   bodies)
+                   bodies, ground_truth, name, list(notes or []))
 
     # ------------------------------------------------------------------ what the viewer asks
 
     @property
     def label(self) -> str:
-        return DATASETS[self.dataset]
+        return DATASETS.get(self.dataset) or self.name or self.dataset
+
+    @property
+    def directions(self) -> tuple[str, ...]:
+        """The directions that make sense: both for the kit's sets, partial as query for your images."""
+        return DIRECTIONS if self.ground_truth else ("query",)
+
+    def has(self, model: str) -> bool:
+        """Whether ``model`` (``"+R"`` or ``"ppcl"``) was given (a user's folder has the PPCL model only)."""
+        return model in self.dist
 
     @property
     def partial_names(self) -> list[str]:
@@ -144,8 +170,10 @@ class ViewerData:
         return np.argsort(self.distances(model, direction)[qi].numpy(), kind="stable")
 
     def true_matches(self, qi: int, direction: str) -> np.ndarray:
-        """``(G,)`` booleans: gallery items of the query's identity."""
+        """``(G,)`` booleans: gallery items of the query's identity (none without ground truth)."""
         q, g = self.records(direction)
+        if not self.ground_truth:
+            return np.zeros(len(g), dtype=bool)
         return np.array([r.pid == q[qi].pid for r in g], dtype=bool)
 
     def first_match_rank(self, qi: int, direction: str, model: str) -> int | None:
@@ -223,12 +251,12 @@ class ViewerData:
 @torch.no_grad()
 def compute(models: dict, partial: list[Record], holistic: list[Record], topk: int | None = None,
             device: torch.device | str = "cpu") -> tuple[dict, dict]:
-    """The encodings (method ``"+R"``) of both image lists under each model, the +R model's +R
+    """The encodings (method ``"+R"``) of both image lists under each model given, the +R model's +R
     distance and the PPCL model's +R+L distance ``(partial, holistic)``."""
     from ..evaluate.engine import encode
 
     encoded, dist = {}, {}
-    for m in MODELS:
+    for m in (m for m in MODELS if m in models):
         model = models[m]
         size = model.input_size
         part = encode(model, load_images(partial, size), "+R", device=device)
@@ -290,9 +318,11 @@ def read_cache(path: Path, expected: dict) -> tuple[dict, dict] | None:
     return encoded, dist
 
 
-def _check_dataset(dataset: str) -> None:
-    if dataset not in DATASETS:
-        raise ValueError(f"dataset: expected one of {list(DATASETS)}; found {dataset!r}")
+def _check_dataset(dataset: str, folder: bool = True) -> None:
+    """Refuse a dataset name the viewer does not know (``folder``: also accept :data:`FOLDER`)."""
+    known = [*DATASETS, FOLDER] if folder else list(DATASETS)
+    if dataset not in known:
+        raise ValueError(f"dataset: expected one of {known}; found {dataset!r}")
 
 
 def _check_direction(direction: str) -> None:
