@@ -46,3 +46,21 @@ def test_every_module_is_short_and_says_what_it_holds():
         assert len(text.splitlines()) <= 500, f"{path}: {len(text.splitlines())} lines (keep modules under about 500)"
         if text.strip():
             assert ast.get_docstring(ast.parse(text)), f"{path}: no module docstring"
+
+
+def test_nothing_below_the_pipeline_imports_it():
+    """The layers show: the method (geometry, models, losses, Algorithm 1, training, data, metrics, plots)
+    never imports the pipeline that runs notebooks (ppcl.pipeline), function-level imports included."""
+    mods = _modules()
+    known = set(mods)
+    upward = sorted((m, d) for m, p in mods.items() if not m.startswith("ppcl.pipeline")
+                    for d in _imports(m, p, known) if d.startswith("ppcl.pipeline"))
+    assert not upward, f"modules below the pipeline that import it: {upward}"
+    assert any(m.startswith("ppcl.pipeline.") for m in mods), "the pipeline layer is missing"
+
+
+def test_the_check_sees_an_upward_import(tmp_path):
+    """The layer check can fail: a method module that imports the pipeline is found."""
+    f = tmp_path / "losses.py"
+    f.write_text('"""x"""\ndef f():\n    from .pipeline.run import setup\n')
+    assert "ppcl.pipeline.run" in _imports("ppcl.losses", f, {"ppcl.pipeline.run", "ppcl.losses"})
