@@ -59,10 +59,11 @@ def test_models_trained_side_by_side_are_the_models_one_thread_trains_one_at_a_t
         stores[name] = setup("smoke", {"train_jobs": n}, cache_dir=cache, out_dir=tmp_path / f"run-{name}",
                              progress=False, style=False)
     before = torch.get_num_threads()
-    torch.set_num_threads(1)  # GLRec, trained here before the workers start, on one thread in both stores
+    torch.set_num_threads(1)  # every training on one thread in both stores (the workers' GLRecs and models, and here)
     try:
         trained = train_variants(stores["side"], jobs, progress=False)
-        assert {p.name.rsplit("-", 1)[0] for p in stores["side"].models.iterdir()} == {"glrec", "resize-s0", "+R-s1"}
+        assert {p.name.rsplit("-", 1)[0] for p in stores["side"].models.iterdir()} == {"glrec-s0", "glrec-s1", "resize-s0",
+                                                                                         "+R-s1"}  # each seed's own GLRec
         again = train_variants(stores["one"], jobs, progress=False)
     finally:
         torch.set_num_threads(before)
