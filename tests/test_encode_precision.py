@@ -11,9 +11,11 @@ from ppcl.pipeline.training import train_variant
 from ppcl.pipeline.run import setup
 
 # The stated tolerance of bf16 encoding against fp32 on the smoke model's 50 simulated partial
-# queries (one query is 2 rank-1 points): at most one query changes its rank-1 verdict, mAP moves
-# by at most 1 point, and no distance by more than 0.05 (cosine distances lie in [0, 2]).
-MAX_FLIPPED_QUERIES, MAX_MAP_POINTS, MAX_DISTANCE = 1, 1.0, 0.05
+# queries: no distance moves by more than 0.05 (cosine distances lie in [0, 2]), mAP by at most 1 point,
+# and bf16 changes a query's rank-1 verdict only where fp32's own margin between its nearest true match
+# and its nearest impostor is within twice the largest distance bf16 moved (a near tie). A one-epoch
+# smoke model has many near ties, so the count of flipped queries alone says little.
+MAX_MAP_POINTS, MAX_DISTANCE = 1.0, 0.05
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +40,13 @@ def test_bf16_encoding_moves_rank1_and_map_within_the_stated_tolerance(trained, 
     assert r32["num_queries"] == 50
     assert not torch.equal(d32, d16)  # bf16 really ran
     hit32, hit16 = r32["per_query"]["first"] == 0, r16["per_query"]["first"] == 0
-    assert int((hit32 != hit16).sum()) <= MAX_FLIPPED_QUERIES
+    eps = float((d32 - d16).abs().max())
+    assert eps <= MAX_DISTANCE
     assert abs(100 * (r32["mAP"] - r16["mAP"])) <= MAX_MAP_POINTS
-    assert float((d32 - d16).abs().max()) <= MAX_DISTANCE
+    same = torch.as_tensor(val["q_pids"])[:, None] == torch.as_tensor(val["g_pids"])[None, :]
+    margin = (d32.masked_fill(same, float("inf")).amin(1) - d32.masked_fill(~same, float("inf")).amin(1)).abs()
+    flipped = torch.as_tensor(hit32 != hit16)
+    assert not (flipped & (margin > 2 * eps)).any(), f"bf16 flipped queries that were not near ties: margins {margin[flipped]}"
 
 
 def test_the_cpu_default_is_fp32_bit_for_bit(trained):
