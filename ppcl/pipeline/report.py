@@ -78,11 +78,26 @@ def _run_info(state: dict) -> tuple[list[str], list[str]]:
             ("cores / torch threads / OMP_NUM_THREADS", f"{m.get('cores')} / {m.get('threads')} / {m.get('OMP_NUM_THREADS')}"),
             ("GPU", m.get("gpu") or "none"), ("platform", m.get("platform")),
             ("versions", ", ".join(f"{k} {v}" for k, v in (m.get("versions") or {}).items()))]
+    if "preflight_seconds" in state:
+        rows.append(("before notebook 01", f"{state['preflight_seconds']:.0f} s (the bounds; the synthetic sets generated on first use)"))
     for nb, s in (state.get("notebooks") or {}).items():
         rows.append((f"notebook {nb}", f"{s.get('status')}" + (f", {s['seconds']:.0f} s" if "seconds" in s else "")))
+    total = _wall_minutes(state)
+    if total is not None:
+        rows.append(("wall time, start to finish", f"{total:.1f} min"))
     md = ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows]
     ht = ["<table>"] + [f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows] + ["</table>"]
     return md, ht
+
+
+def _wall_minutes(state: dict) -> float | None:
+    """Minutes from the run's start to its finish (``run.json``), or None when it has not finished."""
+    from datetime import datetime
+
+    try:
+        return (datetime.fromisoformat(state["finished"]) - datetime.fromisoformat(state["started"])).total_seconds() / 60
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def write_report(out: str | Path) -> Path:

@@ -132,7 +132,9 @@ def run(profile: str, out: Path, data_root: str = "", cache_dir: str = "", only:
     overrides = overrides or {}
     prof = load_profile(profile, overrides)  # refuse a bad override before anything runs
     out = out.resolve()
-    problems = preflight(prof, data_root, cache_dir, out)  # every data-dependent bound, in seconds
+    started, t_pre = _now(), time.time()
+    problems = preflight(prof, data_root, cache_dir, out)  # every data-dependent bound (the synthetic sets made first)
+    preflight_s = round(time.time() - t_pre, 1)
     if problems:
         print(f"[{profile}] the data cannot satisfy the profile; nothing was run:\n" + "\n".join(f"- {p}" for p in problems)
               + "\n  (python -m ppcl.pipeline.reproduce --plan shows the whole plan)", file=sys.stderr)
@@ -145,7 +147,8 @@ def run(profile: str, out: Path, data_root: str = "", cache_dir: str = "", only:
         raise ValueError(f"{state_path}: --resume expected the run's parameters {state.get('parameters')}; "
                          f"found {params} (use another --out, or drop --resume to start over)")
     if not state:
-        state = {"parameters": params, "started": _now(), "notebooks": {}}
+        state = {"parameters": params, "started": started, "notebooks": {}}
+    state["preflight_seconds"] = preflight_s  # the bounds, and generating the synthetic sets on first use
     state["machine"] = machine()
     state["train_jobs"] = prof.train_jobs  # trainings side by side (their float order: one thread each on 2 cores)
     state["commit"] = kit_commit()
