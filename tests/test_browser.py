@@ -152,71 +152,6 @@ def image_sources(page) -> dict:
     return {k: page.get_attribute(f"img.ppcl-panel-{k}", "src") for k in ("query", "results", "pair")}
 
 
-def test_the_viewer_page_in_a_real_browser(chromium, voila, tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    url, out, log = voila
-    blocked: list[str] = []
-
-    def only_loopback(route):
-        host = urlparse(route.request.url).hostname or ""
-        if host in LOOPBACK:
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort()
-
-    t0 = time.monotonic()
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(str(tmp_path / "chromium-profile"), executable_path=str(chromium),
-                                                       headless=True, args=CHROMIUM_ARGS,
-                                                       viewport={"width": 1280, "height": 1000})
-        try:
-            context.route("**/*", only_loopback)
-            page = context.pages[0] if context.pages else context.new_page()
-            page.goto(url, wait_until="commit", timeout=FIRST_RENDER_S * 1000)
-            try:
-                page.wait_for_selector(".ppcl-viewer-state", timeout=FIRST_RENDER_S * 1000)
-                page.wait_for_function("() => ['query', 'results', 'pair'].every(k => "
-                                       "document.querySelector('img.ppcl-panel-' + k)?.getAttribute('src'))",
-                                       timeout=STEP_S * 1000)
-            except Exception as e:
-                page.screenshot(path=str(out / "viewer_failed.png"), full_page=True)
-                raise AssertionError(f"the viewer did not render within {FIRST_RENDER_S} s ({e}); Voilà's log:\n"
-                                     f"{log.read_text()[-3000:]}") from None
-            first_render = time.monotonic() - t0
-            start, start_src = state(page), image_sources(page)
-            assert start["dataset"] == "partial_reid" and start["direction"] == "query" and start["query"] == "0"
-            labels = page.eval_on_selector_all(".ppcl-query select option", "els => els.map(e => e.textContent)")
-            assert len(labels) > 2 and start["queryName"] == labels[0]
-            changed = None
-            for i in range(1, len(labels)):
-                before = image_sources(page)
-                page.select_option(".ppcl-query select", label=labels[i])
-                page.wait_for_function("q => document.querySelector('.ppcl-viewer-state')?.dataset.query === q",
-                                       arg=str(i), timeout=STEP_S * 1000)
-                page.wait_for_function("old => document.querySelector('img.ppcl-panel-results').src !== old",
-                                       arg=before["results"], timeout=STEP_S * 1000)
-                now, src = state(page), image_sources(page)
-                assert now["queryName"] == labels[i]
-                assert src["query"] != before["query"] and src["results"] != before["results"]  # new pictures
-                if now["true"] != start["true"]:
-                    changed = (i, now, src)
-                    break
-            assert changed is not None, f"no query changed the true-match marks of the first ({start['true']})"
-            i, now, src = changed
-            assert src != start_src and now["shown"] != start["shown"]
-            shot = out / "viewer.png"
-            page.locator(".ppcl-viewer").screenshot(path=str(shot))
-            shutil.copyfile(shot, "/tmp/viewer_screenshot.png")
-        finally:
-            context.close()
-    total = time.monotonic() - t0
-    assert all(urlparse(u).hostname not in LOOPBACK for u in blocked)
-    print(f"first render {first_render:.1f} s, browser part {total:.1f} s; query {labels[i]!r} changed the marks "
-          f"{start['true']} -> {now['true']}; {len(blocked)} outside requests aborted; screenshot {shot}")
-
-
 @contextlib.contextmanager
 def browser_page(chromium: Path, tmp_path: Path, blocked: list):
     """A headless Chromium page whose requests to hosts other than the loopback are aborted (listed in ``blocked``)."""
@@ -240,35 +175,70 @@ def browser_page(chromium: Path, tmp_path: Path, blocked: list):
             context.close()
 
 
+def open_viewer(page, url: str, failed_shot: Path, log: Path) -> None:
+    """Open the viewer at ``url`` and wait until its three panels hold pictures; on a timeout, a
+    screenshot at ``failed_shot`` and an error quoting Voilà's log."""
+    page.goto(url, wait_until="commit", timeout=FIRST_RENDER_S * 1000)
+    try:
+        page.wait_for_selector(".ppcl-viewer-state", timeout=FIRST_RENDER_S * 1000)
+        page.wait_for_function("() => ['query', 'results', 'pair'].every(k => "
+                               "document.querySelector('img.ppcl-panel-' + k)?.getAttribute('src'))",
+                               timeout=STEP_S * 1000)
+    except Exception as e:
+        page.screenshot(path=str(failed_shot), full_page=True)
+        raise AssertionError(f"the viewer did not render within {FIRST_RENDER_S} s ({e}); Voilà's log:\n"
+                             f"{log.read_text()[-3000:]}") from None
+
+
+def test_the_viewer_page_in_a_real_browser(chromium, voila, tmp_path):
+    url, out, log = voila
+    blocked: list[str] = []
+    t0 = time.monotonic()
+    with browser_page(chromium, tmp_path, blocked) as page:
+        open_viewer(page, url, out / "viewer_failed.png", log)
+        first_render = time.monotonic() - t0
+        start, start_src = state(page), image_sources(page)
+        assert start["dataset"] == "partial_reid" and start["direction"] == "query" and start["query"] == "0"
+        labels = page.eval_on_selector_all(".ppcl-query select option", "els => els.map(e => e.textContent)")
+        assert len(labels) > 2 and start["queryName"] == labels[0]
+        changed = None
+        for i in range(1, len(labels)):
+            before = image_sources(page)
+            page.select_option(".ppcl-query select", label=labels[i])
+            page.wait_for_function("q => document.querySelector('.ppcl-viewer-state')?.dataset.query === q",
+                                   arg=str(i), timeout=STEP_S * 1000)
+            page.wait_for_function("old => document.querySelector('img.ppcl-panel-results').src !== old",
+                                   arg=before["results"], timeout=STEP_S * 1000)
+            now, src = state(page), image_sources(page)
+            assert now["queryName"] == labels[i]
+            assert src["query"] != before["query"] and src["results"] != before["results"]  # new pictures
+            if now["true"] != start["true"]:
+                changed = (i, now, src)
+                break
+        assert changed is not None, f"no query changed the true-match marks of the first ({start['true']})"
+        i, now, src = changed
+        assert src != start_src and now["shown"] != start["shown"]
+        shot = out / "viewer.png"
+        page.locator(".ppcl-viewer").screenshot(path=str(shot))
+        shutil.copyfile(shot, "/tmp/viewer_screenshot.png")
+    total = time.monotonic() - t0
+    assert all(urlparse(u).hostname not in LOOPBACK for u in blocked)
+    print(f"first render {first_render:.1f} s, browser part {total:.1f} s; query {labels[i]!r} changed the marks "
+          f"{start['true']} -> {now['true']}; {len(blocked)} outside requests aborted; screenshot {shot}")
+
+
 def test_the_viewer_opens_your_own_images_in_a_real_browser(chromium, tmp_path):
-    import numpy as np
-    from PIL import Image
+    from tests.test_match import crop_query, save, smoke_model, striped_gallery
 
-    from tests.test_match import save, smoke_model, stripes
-
-    gallery = tmp_path / "my images"
-    gallery.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(6):
-        stripes(gallery / f"{i:03d}.png", 2 + 2 * i, rng.integers(0, 256, 3), rng.integers(0, 256, 3))
-    query = tmp_path / "query.png"
-    Image.open(gallery / "002.png").crop((0, 0, 48, 40)).save(query)
+    gallery = striped_gallery(tmp_path / "my images")
+    query = crop_query(gallery, 2, (0, 0, 48, 40), tmp_path / "query.png")
     ckpt = save(smoke_model(), tmp_path / "ppcl-s0.pt")
     out = Path(os.environ.get("PPCL_OUT") or tmp_path / "run")
     blocked: list[str] = []
     t0 = time.monotonic()
     with serve(tmp_path, out, PPCL_GALLERY_FOLDER=str(gallery), PPCL_QUERY_IMAGE=str(query),
                PPCL_CHECKPOINT=str(ckpt)) as (url, out, log), browser_page(chromium, tmp_path, blocked) as page:
-        page.goto(url, wait_until="commit", timeout=FIRST_RENDER_S * 1000)
-        try:
-            page.wait_for_selector(".ppcl-viewer-state", timeout=FIRST_RENDER_S * 1000)
-            page.wait_for_function("() => ['query', 'results', 'pair'].every(k => "
-                                   "document.querySelector('img.ppcl-panel-' + k)?.getAttribute('src'))",
-                                   timeout=STEP_S * 1000)
-        except Exception as e:
-            page.screenshot(path=str(out / "viewer_own_failed.png"), full_page=True)
-            raise AssertionError(f"the viewer did not render within {FIRST_RENDER_S} s ({e}); Voilà's log:\n"
-                                 f"{log.read_text()[-3000:]}") from None
+        open_viewer(page, url, out / "viewer_own_failed.png", log)
         first_render = time.monotonic() - t0
         now = state(page)
         assert now["dataset"] == "folder" and now["groundTruth"] == "0" and now["direction"] == "query"

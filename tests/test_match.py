@@ -48,15 +48,21 @@ def stripes(path: Path, period: int, a, b, size=(96, 48)) -> None:
     Image.fromarray(np.broadcast_to(row, (*size, 3)).astype(np.uint8)).save(path)
 
 
+def striped_gallery(folder: Path) -> Path:
+    """``folder`` (created) holding six holistic images ``000.png``..``005.png`` (48x96 PNGs of
+    stripes of periods 2, 4, ..., 12 in random colours): no two alike, no identities."""
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        stripes(folder / f"{i:03d}.png", 2 + 2 * i, rng.integers(0, 256, 3), rng.integers(0, 256, 3))
+    return folder
+
+
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     """A gallery of six holistic images (48x96 PNGs), a README beside them, and a checkpoint."""
     root = tmp_path_factory.mktemp("match")
-    gallery = root / "gallery"
-    gallery.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(6):
-        stripes(gallery / f"{i:03d}.png", 2 + 2 * i, rng.integers(0, 256, 3), rng.integers(0, 256, 3))
+    gallery = striped_gallery(root / "gallery")
     (gallery / "README.txt").write_text("not an image: skipped")
     (gallery / ".hidden.png").write_bytes(b"skipped too")
     return gallery, save(smoke_model(), root / "ppcl-s0.pt")

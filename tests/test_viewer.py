@@ -281,16 +281,11 @@ def test_from_folder_names_what_is_missing(finished_folder, tmp_path):
 def own(tmp_path_factory):
     """A folder of six holistic images (48x96, not the model's 32x64), a partial query cut from
     image 002 and a checkpoint saved from a smoke-sized PPCL (no identities anywhere)."""
-    from tests.test_match import save, smoke_model, stripes
+    from tests.test_match import crop_query, save, smoke_model, striped_gallery
 
     root = tmp_path_factory.mktemp("own")
-    gallery = root / "my gallery"
-    gallery.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(6):
-        stripes(gallery / f"{i:03d}.png", 2 + 2 * i, rng.integers(0, 256, 3), rng.integers(0, 256, 3))
-    query = root / "query.png"
-    Image.open(gallery / "002.png").crop((0, 0, 48, 40)).save(query)
+    gallery = striped_gallery(root / "my gallery")
+    query = crop_query(gallery, 2, (0, 0, 48, 40), root / "query.png")
     return gallery, query, save(smoke_model(), root / "ppcl-s0.pt")
 
 
