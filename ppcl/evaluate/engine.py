@@ -25,6 +25,7 @@ over pairs in large batches (no Python loop over pairs).
 """
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -125,6 +126,31 @@ def encode_dtype(precision: str, device: torch.device | str) -> torch.dtype | No
     return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
+def reduced_precision(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    """The autocast region encoding runs in: ``dtype`` on ``device`` (off where ``dtype`` is None).
+
+    On the CPU a reduced dtype also turns oneDNN off for the region: oneDNN's AMX bf16 convolution,
+    as shipped with torch 2.14.1, returns garbage (values near 1e37, different on every call) for
+    small feature maps such as a 3x3 stride-2 convolution over 4x2 (tests/test_encode_precision.py
+    holds the reproducer), so on CPUs with AMX the ATen kernels run instead: slower, correct.
+    """
+    stack = contextlib.ExitStack()
+    if dtype is not None and device.type == "cpu":
+        stack.enter_context(_onednn_off())
+    stack.enter_context(torch.autocast(device_type=device.type, dtype=dtype, enabled=dtype is not None))
+    return stack
+
+
+@contextlib.contextmanager
+def _onednn_off():
+    before = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = before
+
+
 def batch_for_memory(free_bytes: int, per_image_bytes: float, share: float = 0.5, lo: int = 32, hi: int = 1024) -> int:
     """Images per batch that use at most ``share`` of ``free_bytes`` at ``per_image_bytes`` each,
     within ``[lo, hi]``.
@@ -190,7 +216,7 @@ def encode(
             torch.cuda.reset_peak_memory_stats(device)
             before = torch.cuda.memory_allocated(device)
         x = images[s : s + bs].to(device)
-        with torch.autocast(device_type=device.type, dtype=dtype, enabled=dtype is not None):
+        with reduced_precision(device, dtype):
             if method in ("+R", *PAIRWISE):
                 r = model.glrec.rectify(x, out_size=model.input_size)
                 x, t, eta = r["x_r"], r["t"], r["eta"]
