@@ -15,7 +15,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 import ppcl.algorithm as algorithm
 from ppcl.algorithm import PPCLObjective
 from ppcl.config import to_dict
-from ppcl.evaluate.engine import encode
+from ppcl.evaluate.engine import encode, reduced_precision
 from ppcl.models import build_ppcl
 from ppcl.pipeline.devicecheck import check_overrides
 from ppcl.pipeline.profiles import load_profile
@@ -59,7 +59,7 @@ def test_a_paper_step_under_bf16_autocast_keeps_its_geometry_in_fp32(monkeypatch
     monkeypatch.setattr(algorithm, "pp_cycle", record)
     x = torch.randn(8, 3, *size)
     pids = torch.arange(4).repeat_interleave(2)
-    with Grids() as grids, torch.autocast("cpu", dtype=torch.bfloat16):
+    with Grids() as grids, reduced_precision(torch.device("cpu"), torch.bfloat16):
         terms = PPCLObjective(model, cfg)(x, pids, torch.Generator().manual_seed(0))
         maps = model.backbone(x)
     assert maps.dtype == torch.bfloat16, "the test must run the networks in bf16 to mean anything"
@@ -71,7 +71,7 @@ def test_a_paper_step_under_bf16_autocast_keeps_its_geometry_in_fp32(monkeypatch
 
 def test_encoding_under_bf16_keeps_layouts_and_grids_in_fp32():
     model, _, size = _model_and_cfg()
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+    with torch.no_grad(), reduced_precision(torch.device("cpu"), torch.bfloat16):
         r = model.glrec.rectify(torch.rand(4, 3, *size), out_size=size)
     assert r["t"].dtype == r["t_hat"].dtype == torch.float32 and r["x_r"].dtype == torch.float32
     with Grids() as grids:
